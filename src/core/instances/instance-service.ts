@@ -194,7 +194,6 @@ export class InstanceService {
       });
       switch (outcome.kind) {
         case 'created':
-          this.placement.invalidate();
           this.notifier.wake();
           return outcome.result;
         case 'replayed':

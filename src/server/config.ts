@@ -1,0 +1,73 @@
+import { resolve } from 'node:path';
+
+/** Kumo's configuration, all from the environment, with the defaults a newcomer gets. */
+export interface KumoConfig {
+  /** KUMO_PORT, default 8080. */
+  port: number;
+  /** KUMO_HOST, default 127.0.0.1. */
+  host: string;
+  /** KUMO_DATA_DIR, default ./.kumo: the embedded PostgreSQL, the admin token file, QEMU guests and images. */
+  dataDir: string;
+  /** DATABASE_URL: an external PostgreSQL server instead of the embedded one. */
+  databaseUrl: string | null;
+  /** KUMO_ADMIN_TOKEN: the bootstrap admin API key; generated and printed once when unset. */
+  adminToken: string | null;
+  /** KUMO_DRIVER: `simulated` (default) or `qemu`. */
+  driver: 'simulated' | 'qemu';
+  /** KUMO_SIMULATED_HOSTS: `zone=count,…`, default `us1-a=3,kgl1-a=1,nova=1`. */
+  simulatedHosts: Array<{ zoneId: string; count: number }>;
+  /** KUMO_SIM_BOOT_DELAY_MS / KUMO_SIM_STOP_DELAY_MS: simulated boot and shutdown times, default 0. */
+  simulatedBootDelayMs: number;
+  simulatedStopDelayMs: number;
+  /** KUMO_RATE_LIMIT / KUMO_RATE_BURST: requests per second per principal and bucket size. */
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+  /** KUMO_CONTROLLER=off runs the API without reconcilers (a second API-only replica). */
+  controller: boolean;
+  /** KUMO_LOG=1 turns on request logs. */
+  requestLog: boolean;
+  /** KUMO_QEMU_ACCEL: tcg (default), kvm, or kvm:tcg. */
+  qemuAccel: string;
+}
+
+function integer(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, not ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function parseHosts(raw: string): Array<{ zoneId: string; count: number }> {
+  return raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map((part) => {
+      const [zoneId, count] = part.split('=');
+      const n = Number(count ?? '1');
+      if (!zoneId || !Number.isInteger(n) || n < 0) throw new Error(`KUMO_SIMULATED_HOSTS: cannot read ${JSON.stringify(part)}`);
+      return { zoneId, count: n };
+    });
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): KumoConfig {
+  const driver = env.KUMO_DRIVER ?? 'simulated';
+  if (driver !== 'simulated' && driver !== 'qemu') throw new Error(`KUMO_DRIVER must be simulated or qemu, not ${JSON.stringify(driver)}`);
+  return {
+    port: integer('KUMO_PORT', 8080, env),
+    host: env.KUMO_HOST || '127.0.0.1',
+    dataDir: resolve(env.KUMO_DATA_DIR || '.kumo'),
+    databaseUrl: env.DATABASE_URL || null,
+    adminToken: env.KUMO_ADMIN_TOKEN || null,
+    driver,
+    simulatedHosts: parseHosts(env.KUMO_SIMULATED_HOSTS ?? 'us1-a=3,kgl1-a=1,nova=1'),
+    simulatedBootDelayMs: integer('KUMO_SIM_BOOT_DELAY_MS', 0, env),
+    simulatedStopDelayMs: integer('KUMO_SIM_STOP_DELAY_MS', 0, env),
+    rateLimitPerSecond: integer('KUMO_RATE_LIMIT', 2000, env),
+    rateLimitBurst: integer('KUMO_RATE_BURST', 4000, env),
+    controller: env.KUMO_CONTROLLER !== 'off',
+    requestLog: env.KUMO_LOG === '1',
+    qemuAccel: env.KUMO_QEMU_ACCEL || 'tcg',
+  };
+}

@@ -1,0 +1,60 @@
+import type pg from 'pg';
+import type { Store } from '../core/index.js';
+import { CatalogRepository } from './catalog-repository.js';
+import { ControllerRepository } from './controller-repository.js';
+import { CreateBatcher, type CreateBatcherOptions } from './create-batcher.js';
+import { createPool } from './database.js';
+import { InstanceRepository } from './instance-repository.js';
+import { migrate } from './migrations.js';
+import { NotificationListener } from './notification-listener.js';
+import { TenancyRepository } from './tenancy-repository.js';
+
+export interface PostgresStoreOptions {
+  connectionString: string;
+  poolSize?: number;
+  batching?: CreateBatcherOptions;
+}
+
+/** Binds every method of a repository, so the store can be assembled from them without forwarding boilerplate. */
+function methodsOf<T extends object>(repository: T): T {
+  const bound: Record<string, unknown> = {};
+  for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(repository))) {
+    const value = (repository as Record<string, unknown>)[name];
+    if (name !== 'constructor' && typeof value === 'function') bound[name] = value.bind(repository);
+  }
+  return bound as T;
+}
+
+/**
+ * Opens Kumo's store on a PostgreSQL server (embedded or external, the same code path): a connection pool, the
+ * migrations, and one LISTEN connection for wake-ups.
+ */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store & { pool: pg.Pool }> {
+  const pool = createPool(options.connectionString, options.poolSize ?? 16);
+  try {
+    await migrate(pool);
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+  const listener = new NotificationListener(options.connectionString);
+  const batcher = new CreateBatcher(pool, options.batching);
+  const store: Store & { pool: pg.Pool } = Object.assign(
+    {},
+    methodsOf(new TenancyRepository(pool)),
+    methodsOf(new CatalogRepository(pool)),
+    methodsOf(new InstanceRepository(pool, batcher, listener)),
+    methodsOf(new ControllerRepository(pool, listener)),
+    {
+    pool,
+    async ping(): Promise<void> {
+      await pool.query('SELECT 1');
+    },
+    async close(): Promise<void> {
+      await listener.close();
+      await pool.end();
+    },
+    },
+  );
+  return store;
+}
