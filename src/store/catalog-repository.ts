@@ -15,7 +15,7 @@ import type {
   Subnet,
   Zone,
 } from '../core/index.js';
-import { ConflictError, IdempotencyMismatchError } from '../core/index.js';
+import { ConflictError, IdempotencyMismatchError, ValidationError } from '../core/index.js';
 import { uniqueViolation, withTransaction } from './database.js';
 import { reviveImage, reviveWithCreatedAt } from './row-mappers.js';
 
@@ -126,7 +126,6 @@ export class CatalogRepository implements CatalogStore {
         }
       }
       try {
-        await client.query('SAVEPOINT ssh_key');
         await client.query('INSERT INTO ssh_keys (project_id, id, uid, doc) VALUES ($1,$2,$3,$4)', [key.projectId, key.id, key.uid, JSON.stringify(key)]);
       } catch (error) {
         if (uniqueViolation(error)) throw new ConflictError(`ssh key ${key.id} already exists`, { resource: 'ssh key', id: key.id });
@@ -160,6 +159,21 @@ export class CatalogRepository implements CatalogStore {
   }
 
   async applyCatalog(document: CatalogDocument): Promise<void> {
+    try {
+      await this.applyCatalogDocument(document);
+    } catch (error) {
+      // A reference to a region or project that does not exist, or a malformed CIDR, is the document's fault.
+      const e = error as { code?: string; detail?: string; message?: string };
+      if (e.code === '23503' || e.code === '22P02' || e.code === '23514') {
+        throw new ValidationError(`the catalog document is invalid: ${e.detail ?? e.message ?? 'bad reference'}`, [
+          { path: '', message: e.detail ?? e.message ?? 'bad reference' },
+        ]);
+      }
+      throw error;
+    }
+  }
+
+  private async applyCatalogDocument(document: CatalogDocument): Promise<void> {
     const now = new Date();
     await withTransaction(this.pool, async (client) => {
       for (const region of document.regions ?? []) {

@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { MetricsRegistry } from './metrics-registry.js';
+
+const Status = Type.Object({ status: Type.String() }, { additionalProperties: false });
+
+/**
+ * Liveness, readiness, metrics and the OpenAPI document: public, unauthenticated, never rate limited, and left out of
+ * the OpenAPI document itself.
+ */
+export function registerOperationalRoutes(
+  app: FastifyInstance,
+  health: { ping(): Promise<void> },
+  metrics: MetricsRegistry,
+): void {
+  const config = { public: true };
+
+  app.get('/healthz', { config, schema: { hide: true, response: { 200: Status } } }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { config, schema: { hide: true, response: { 200: Status, 503: Status } } }, async (request, reply) => {
+    try {
+      await health.ping();
+      return { status: 'ready' };
+    } catch (error) {
+      request.log.warn({ err: error, requestId: request.id }, 'readiness check failed');
+      return reply.code(503).send({ status: 'unavailable' });
+    }
+  });
+
+  app.get('/metrics', { config, schema: { hide: true } }, async (_request, reply) =>
+    reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render()),
+  );
+
+  app.get('/openapi.json', { config, schema: { hide: true } }, async () => app.swagger());
+}

@@ -1,0 +1,156 @@
+import type { AgentClient, AgentDirectory } from '../agent/agent-client.js';
+import { buildGuestSpec } from '../agent/guest-spec.js';
+import type { HostStatusSink } from '../agent/host-status-sink.js';
+import { errorDetails, type Logger } from '../agent/logger.js';
+import type { Instance } from '../core/instances/instance.js';
+import { isTransitional } from '../core/instances/lifecycle.js';
+import type { Clock, ControllerStore, InstanceStore } from '../core/ports.js';
+import { GuestNotFoundError, type GuestEvent, type GuestStatus } from '../drivers/hypervisor-driver.js';
+import type { CatalogCache } from './catalog-cache.js';
+import { guestObservationMutation, type GuestObservation } from './guest-observation.js';
+
+export interface HostStatusReconcilerOptions {
+  store: Pick<ControllerStore, 'listHostInstances'> & Pick<InstanceStore, 'getInstanceByUid' | 'mutateInstance'>;
+  agents: AgentDirectory;
+  catalog: CatalogCache;
+  clock: Clock;
+  logger: Logger;
+  /**
+   * On an agent's first report after it started, create again the guests of running instances the host no longer
+   * has (the host rebooted, or the simulated driver's process restarted), as Nova's
+   * `resume_guests_state_on_host_boot` does. Default true. Later, a missing guest is an error.
+   */
+  resumeGuestsOnStart?: boolean;
+  /** Destroy guests no live instance owns (left by a deletion finished while the host was unreachable). Default true. */
+  reapOrphans?: boolean;
+}
+
+/**
+ * The control plane's side of the agents' reports: it compares what hosts say their guests do with what the
+ * instances' records say, and records what changed on its own (through `mutateInstance`, which locks the row and
+ * emits the change event; settled instances hold no lease). It never touches an instance a controller step owns.
+ *
+ * Reports are racy by nature (the guest list is read before the records), so every change is confirmed: a guest
+ * missing from a report is looked up again before anything is recorded, and a recorded change only applies if the
+ * instance has not changed since it was read.
+ */
+export class HostStatusReconciler implements HostStatusSink {
+  private readonly resumeGuestsOnStart: boolean;
+  private readonly reapOrphans: boolean;
+
+  constructor(private readonly options: HostStatusReconcilerOptions) {
+    this.resumeGuestsOnStart = options.resumeGuestsOnStart ?? true;
+    this.reapOrphans = options.reapOrphans ?? true;
+  }
+
+  async guestEvent(hostId: string, event: GuestEvent): Promise<void> {
+    const instance = await this.options.store.getInstanceByUid(event.id);
+    if (!instance || instance.hostId !== hostId) return;
+    await this.observe(instance, { power: event.power, reason: event.reason, message: event.reason }, false);
+  }
+
+  async guestReport(hostId: string, guests: GuestStatus[], context: { firstReport: boolean }): Promise<void> {
+    const agent = this.options.agents.agentFor(hostId);
+    // Read after the agent listed its guests: a guest in the list had its instance recorded before it existed.
+    const instances = await this.options.store.listHostInstances(hostId);
+    const byUid = new Map(guests.map((guest) => [guest.id, guest]));
+    const owned = new Set(instances.map((instance) => instance.uid));
+    const work: Array<() => Promise<void>> = [];
+    for (const instance of instances) {
+      if (isTransitional(instance.phase)) continue;
+      const guest = byUid.get(instance.uid);
+      if (guest) {
+        if (powerDiffers(instance, guest)) work.push(() => this.confirmAndObserve(agent, instance));
+      } else if (instance.phase === 'running' || instance.phase === 'paused') {
+        const resume = context.firstReport && this.resumeGuestsOnStart && agent !== undefined && instance.launchedAt !== null;
+        work.push(() => (resume && agent ? this.resume(agent, instance) : this.confirmAndObserve(agent, instance)));
+      }
+    }
+    if (this.reapOrphans && agent) {
+      for (const guest of guests) if (!owned.has(guest.id)) work.push(() => this.reap(agent, guest.id));
+    }
+    await runLimited(work, 16);
+  }
+
+  /** Looks the guest up again (the report may be stale) and records what is true now. */
+  private async confirmAndObserve(agent: AgentClient | undefined, instance: Instance): Promise<void> {
+    if (!agent) return;
+    let observation: GuestObservation;
+    try {
+      const guest = await agent.guestStatus(instance.uid);
+      observation = { power: guest.power, reason: reasonFor(guest.power), message: guest.message ?? '' };
+    } catch (error) {
+      if (!(error instanceof GuestNotFoundError)) throw error;
+      observation = { power: 'missing', reason: 'GuestNotFound', message: `the guest is gone from host ${agent.hostId}; reboot the instance to create it again` };
+    }
+    await this.observe(instance, observation, true);
+  }
+
+  private async observe(instance: Instance, observation: GuestObservation, sameVersionOnly: boolean): Promise<void> {
+    const now = this.options.clock.now();
+    if (Object.keys(guestObservationMutation(instance, observation, now).patch).length === 0) return;
+    await this.options.store.mutateInstance(
+      { projectId: instance.projectId, id: instance.uid },
+      (current) =>
+        sameVersionOnly && current.resourceVersion !== instance.resourceVersion
+          ? { patch: {}, operation: null }
+          : guestObservationMutation(current, observation, now),
+      { idempotency: null, expectedVersion: null },
+    );
+    this.options.logger.info({ uid: instance.uid, power: observation.power, reason: observation.reason }, 'recorded a guest state change');
+  }
+
+  /** Creates the guest of a running instance again after its host restarted (and pauses it again if it was paused). */
+  private async resume(agent: AgentClient, instance: Instance): Promise<void> {
+    try {
+      const image = await this.options.catalog.image(instance.imageId);
+      if (!image) throw new Error(`image ${instance.imageId} no longer exists`);
+      await agent.createGuest(buildGuestSpec(instance, image));
+      if (instance.phase === 'paused') await agent.pauseGuest(instance.uid);
+      this.options.logger.info({ uid: instance.uid, hostId: agent.hostId }, 'resumed a guest after its host restarted');
+    } catch (error) {
+      this.options.logger.warn({ uid: instance.uid, hostId: agent.hostId, ...errorDetails(error) }, 'could not resume a guest');
+      await this.confirmAndObserve(agent, instance);
+    }
+  }
+
+  private async reap(agent: AgentClient, uid: string): Promise<void> {
+    // The instance may have been created on this host after the records were read: only reap what is truly unowned.
+    const instance = await this.options.store.getInstanceByUid(uid);
+    if (instance && instance.hostId === agent.hostId && instance.phase !== 'deleted') return;
+    await agent.destroyGuest(uid);
+    this.options.logger.warn({ uid, hostId: agent.hostId }, 'destroyed a guest no instance owns');
+  }
+}
+
+/** Whether a guest's power disagrees with its settled instance's phase. */
+function powerDiffers(instance: Instance, guest: GuestStatus): boolean {
+  switch (instance.phase) {
+    case 'running':
+      return guest.power !== 'running';
+    case 'paused':
+      return guest.power !== 'paused';
+    case 'stopped':
+      return guest.power === 'running';
+    default:
+      return false;
+  }
+}
+
+function reasonFor(power: GuestStatus['power']): string {
+  return power === 'crashed' ? 'GuestCrashed' : power === 'shutdown' ? 'GuestPoweredOff' : `Guest${power.charAt(0).toUpperCase()}${power.slice(1)}`;
+}
+
+/** Runs the tasks at most `limit` at a time; a failing task does not stop the others (the first error is rethrown). */
+async function runLimited(tasks: Array<() => Promise<void>>, limit: number): Promise<void> {
+  const errors: unknown[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const task = tasks[next++];
+      await task?.().catch((error: unknown) => errors.push(error));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  if (errors.length > 0) throw errors[0];
+}

@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+
+/** Canned console sequences, stored as small integers so a guest's log costs a few bytes until it is read. */
+const BOOT = 0;
+const READY = 1;
+const SHUTDOWN = 2;
+const RESTART = 3;
+
+/** Entries kept per guest; older ones are dropped so the log stays bounded however long the guest lives. */
+const MAX_ENTRIES = 64;
+
+/**
+ * A guest's synthetic serial console: boot lines naming the hostname and the authorised SSH keys, a ready line, power
+ * events. It records events cheaply and renders text only when read.
+ */
+export class SimulatedConsole {
+  private readonly entries: Array<number | string> = [];
+
+  constructor(
+    private readonly hostname: string,
+    private readonly sshPublicKeys: readonly string[],
+  ) {}
+
+  boot(): void {
+    this.push(BOOT);
+  }
+
+  ready(): void {
+    this.push(READY);
+  }
+
+  /** The guest shut down cleanly (ACPI power-off or the guest's own `poweroff`). */
+  shutdown(): void {
+    this.push(SHUTDOWN);
+  }
+
+  /** The guest rebooted itself (soft reboot). */
+  restart(): void {
+    this.push(RESTART);
+  }
+
+  line(text: string): void {
+    this.push(text);
+  }
+
+  /** The last `maxLines` lines (all retained lines when absent), newline-separated. */
+  tail(maxLines?: number): string {
+    if (maxLines !== undefined && maxLines < 1) return '';
+    const lines = this.entries.flatMap((entry) => this.render(entry));
+    return (maxLines === undefined ? lines : lines.slice(-Math.floor(maxLines))).join('\n');
+  }
+
+  private push(entry: number | string): void {
+    if (this.entries.length >= MAX_ENTRIES) this.entries.shift();
+    this.entries.push(entry);
+  }
+
+  private render(entry: number | string): string[] {
+    switch (entry) {
+      case BOOT:
+        return [
+          'SeaBIOS (version 1.16.3-kumo-sim)',
+          'Booting from Hard Disk...',
+          '[    0.000000] Linux version 6.8.0-kumo-sim (kumo@simulated) #1 SMP PREEMPT_DYNAMIC',
+          "[    1.204113] cloud-init[412]: Cloud-init v. 24.4 running 'init-local'",
+          `[    1.318002] cloud-init[412]: set hostname to ${this.hostname}`,
+          ...this.sshPublicKeys.map(
+            (key) => `[    1.402337] cloud-init[412]: ci-info: authorized key ${describeKey(key)}`,
+          ),
+        ];
+      case READY:
+        return [
+          '[    2.030118] cloud-init[587]: Cloud-init v. 24.4 finished. Datasource DataSourceNoCloud.',
+          `Ubuntu 24.04 LTS ${this.hostname} ttyS0`,
+          `${this.hostname} login:`,
+        ];
+      case SHUTDOWN:
+        return ['[  OK  ] Reached target System Power Off.', 'reboot: Power down'];
+      case RESTART:
+        return ['[  OK  ] Reached target System Reboot.', 'reboot: Restarting system'];
+      default:
+        return typeof entry === 'string' ? [entry] : [];
+    }
+  }
+}
+
+/** `type SHA256:fingerprint comment`, as cloud-init's ci-info table lists authorised keys. */
+function describeKey(key: string): string {
+  const [type = '?', blob = '', ...comment] = key.trim().split(/\s+/);
+  const fingerprint = blob
+    ? `SHA256:${createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64').replace(/=+$/, '')}`
+    : 'unparsable';
+  return [type, fingerprint, comment.join(' ') || '-'].join(' ');
+}
