@@ -78,6 +78,7 @@ export class Controller implements WorkNotifier {
   private readonly maxInFlight: number;
   private readonly sweepIntervalMs: number;
   private readonly inFlight = new Map<string, AbortController>();
+  private readonly steps = new Set<Promise<void>>();
   private readonly counters = { stepsStarted: 0, stepsFinished: 0, leaseQueries: 0 };
   private running = false;
   private loop: Promise<void> | null = null;
@@ -158,7 +159,7 @@ export class Controller implements WorkNotifier {
     this.wakeWaiter?.();
     for (const abort of this.inFlight.values()) abort.abort();
     await this.loop;
-    while (this.inFlight.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await Promise.all(this.steps);
     await this.writer.idle();
     this.leases.stop();
   }
@@ -215,15 +216,17 @@ export class Controller implements WorkNotifier {
     this.inFlight.set(instance.uid, abort);
     this.leases.hold(instance.uid);
     this.counters.stepsStarted += 1;
-    void this.reconciler
+    const step: Promise<void> = this.reconciler
       .reconcile(instance, abort.signal)
       .catch((error: unknown) => this.logger.error({ uid: instance.uid, ...errorDetails(error) }, 'controller step crashed'))
       .finally(() => {
         this.inFlight.delete(instance.uid);
+        this.steps.delete(step);
         this.leases.release(instance.uid);
         this.counters.stepsFinished += 1;
         if (this.inFlight.size === this.maxInFlight - 1) this.wake();
       });
+    this.steps.add(step);
   }
 
   private wakeAfter(ms: number): void {

@@ -110,7 +110,8 @@ export class StepContext {
     this.options.signal.addEventListener('abort', onStop, { once: true });
     let deadlineTimer: NodeJS.Timeout | undefined;
     const progressTimer = setTimeout(() => {
-      this.progressWrite = this.recordProgress(name, message, startedAt);
+      // Progress is best-effort: a failed write must not fail the step (nor go unhandled).
+      this.progressWrite = this.recordProgress(name, message, startedAt).catch(() => undefined);
     }, this.options.progressAfterMs);
     const cutOff = new Promise<never>((_resolve, reject) => {
       deadlineTimer = setTimeout(() => {
@@ -131,7 +132,7 @@ export class StepContext {
 
   /** Writes an intermediate update under the lease now (a resize's claim); throws {@link LeaseLostError}. */
   async record(update: Omit<ObservationUpdate, 'uid'>): Promise<ObservationResult> {
-    await this.progressWrite;
+    await this.settled();
     const [result] = await this.options.writer.write([{ uid: this.instance.uid, ...update }]);
     if (!result || result.kind === 'lease-lost') throw new LeaseLostError(this.instance.uid);
     return result;
@@ -139,7 +140,7 @@ export class StepContext {
 
   /** Waits for a `started` step still being written, so the final update lands after it. */
   async settled(): Promise<void> {
-    await this.progressWrite?.catch(() => undefined);
+    await this.progressWrite;
   }
 
   /**

@@ -235,9 +235,10 @@ export interface InstanceStore {
 }
 
 export interface EventStore {
-  /** Events of a project after `afterId`, oldest first. */
-  listEvents(projectId: string, afterId: number, limit: number): Promise<ChangeEvent[]>;
-  latestEventId(projectId: string): Promise<number>;
+  /** Events of a project after the cursor (a {@link ChangeEvent.id}), in commit order. */
+  listEvents(projectId: string, after: string, limit: number): Promise<ChangeEvent[]>;
+  /** A cursor that skips everything committed so far: a new reader sees only what comes next. */
+  latestEventId(projectId: string): Promise<string>;
   /** Calls `listener` whenever any replica committed events for a project. */
   subscribeEvents(listener: (projectId: string) => void): () => void;
 }

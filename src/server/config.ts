@@ -19,6 +19,8 @@ export interface KumoConfig {
   /** KUMO_SIM_BOOT_DELAY_MS / KUMO_SIM_STOP_DELAY_MS: simulated boot and shutdown times, default 0. */
   simulatedBootDelayMs: number;
   simulatedStopDelayMs: number;
+  /** KUMO_SIM_HOST_VCPUS / KUMO_SIM_HOST_RAM_MB / KUMO_SIM_HOST_DISK_GB: each simulated host's size (32 / 131072 / 2000). */
+  simulatedHostCapacity: { vcpus: number; ramMb: number; diskGb: number };
   /** KUMO_RATE_LIMIT / KUMO_RATE_BURST: requests per second per principal and bucket size. */
   rateLimitPerSecond: number;
   rateLimitBurst: number;
@@ -64,6 +66,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): KumoConfig {
     simulatedHosts: parseHosts(env.KUMO_SIMULATED_HOSTS ?? 'us1-a=3,kgl1-a=1,nova=1'),
     simulatedBootDelayMs: integer('KUMO_SIM_BOOT_DELAY_MS', 0, env),
     simulatedStopDelayMs: integer('KUMO_SIM_STOP_DELAY_MS', 0, env),
+    simulatedHostCapacity: {
+      vcpus: integer('KUMO_SIM_HOST_VCPUS', 32, env),
+      ramMb: integer('KUMO_SIM_HOST_RAM_MB', 131_072, env),
+      diskGb: integer('KUMO_SIM_HOST_DISK_GB', 2_000, env),
+    },
     rateLimitPerSecond: integer('KUMO_RATE_LIMIT', 2000, env),
     rateLimitBurst: integer('KUMO_RATE_BURST', 4000, env),
     controller: env.KUMO_CONTROLLER !== 'off',

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Agent, AgentRegistry, silentLogger, consoleLogger, type Logger } from '../agent/index.js';
@@ -54,6 +54,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Principal cache of the API; tests that revoke keys set 0. */
   principalCacheMs?: number;
+  /** Interval of SSE heartbeat comments (tests shorten it). */
+  sseHeartbeatMs?: number;
 }
 
 /**
@@ -65,6 +67,9 @@ export async function startKumo(config: KumoConfig, options: StartOptions = {}):
   const log = options.log ?? (() => undefined);
   const logger = options.logger ?? (config.requestLog ? consoleLogger : silentLogger);
   await mkdir(config.dataDir, { recursive: true });
+  // As root, the embedded PostgreSQL runs as the postgres user, which must be able to pass through Kumo's directory
+  // to its own (0700) one below it; traversal is all it gets.
+  if (!config.databaseUrl && process.getuid?.() === 0) await chmod(config.dataDir, 0o711);
   const undo: Array<() => Promise<void>> = [];
   const unwind = async () => {
     for (const step of undo.reverse()) await step().catch(() => undefined);
@@ -121,6 +126,7 @@ export async function startKumo(config: KumoConfig, options: StartOptions = {}):
             hostName: id,
             bootDelayMs: config.simulatedBootDelayMs,
             stopDelayMs: config.simulatedStopDelayMs,
+            capacity: { ...config.simulatedHostCapacity, gpus: zoneId === 'us1-a' && n === 3 ? [{ type: 'nvidia-l4', count: 4 }] : [], arch: 'x86_64' },
             ...options.simulated,
           });
           simulatedDrivers.set(id, driver);
@@ -137,9 +143,10 @@ export async function startKumo(config: KumoConfig, options: StartOptions = {}):
         onHostChanged: () => scheduler.invalidate(),
         logger,
       });
+      // Registered before it starts: its first guest report is handled through the registry.
+      agents.register(agent.client);
       await agent.start();
       undo.push(() => agent.stop());
-      agents.register(agent.client);
       hostAgents.push(agent);
     }
 
@@ -155,6 +162,7 @@ export async function startKumo(config: KumoConfig, options: StartOptions = {}):
         logger: config.requestLog,
         rateLimit: { ratePerSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
         ...(options.principalCacheMs !== undefined ? { principalCacheMs: options.principalCacheMs } : {}),
+        ...(options.sseHeartbeatMs !== undefined ? { sseHeartbeatMs: options.sseHeartbeatMs } : {}),
       },
     );
     await app.listen({ port: config.port, host: config.host });

@@ -165,9 +165,17 @@ async function adoptRunningPostmaster(
   const info = await inspectProcess(pid);
   if (info === undefined) return undefined;
   const outcome = await waitForPostmaster(pgDir, pid, () => inspectProcess(pid).then((now) => now === undefined));
-  if (outcome.kind !== 'ready') {
-    // It was shutting down, or failed while starting up (a crash-recovery failure is in its own log): start afresh.
-    await waitForExit({ pid, startTime: info.startTime });
+  if (outcome.kind === 'timeout') {
+    throw new Error(
+      `PostgreSQL pid ${pid}, left running on ${pgDir}, did not become ready in ${READY_TIMEOUT_MS} ms ` +
+        `(still in crash recovery?); see ${join(pgDir, 'log')}`,
+    );
+  }
+  if (outcome.kind === 'gone') {
+    // It was shutting down, or failed while starting up (why is in its own log): once it is gone, start afresh.
+    if (!(await waitForExit({ pid, startTime: info.startTime }, FAST_SHUTDOWN_TIMEOUT_MS))) {
+      throw new Error(`PostgreSQL pid ${pid}, left running on ${pgDir}, is shutting down but has not exited`);
+    }
     return undefined;
   }
   const postmaster: Postmaster = { pid, startTime: info.startTime, port: outcome.port, adopted: true };
@@ -267,10 +275,8 @@ function signalIfSame(postmaster: Pick<Postmaster, 'pid' | 'startTime'>, signal:
   }
 }
 
-async function waitForExit(
-  postmaster: Pick<Postmaster, 'pid' | 'startTime'>,
-  timeoutMs = READY_TIMEOUT_MS,
-): Promise<boolean> {
+/** Polls until the process is gone; false if it is still there after `timeoutMs`. */
+async function waitForExit(postmaster: Pick<Postmaster, 'pid' | 'startTime'>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const info = await inspectProcess(postmaster.pid);

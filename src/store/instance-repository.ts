@@ -205,21 +205,25 @@ export class InstanceRepository implements InstanceStore, EventStore {
     return rows.map((row) => row.host_id);
   }
 
-  async listEvents(projectId: string, afterId: number, limit: number): Promise<ChangeEvent[]> {
-    // Only events of transactions older than every running one: a later commit can never slip in behind an id
-    // a client has already seen.
+  async listEvents(projectId: string, after: string, limit: number): Promise<ChangeEvent[]> {
+    // Events are read in (transaction, id) order and only from transactions older than every one still running.
+    // Any transaction that commits later has a larger transaction id than everything returned, so a reader that
+    // resumes from the last position it saw can never miss an event; ordering by id alone could.
+    const [xid, id] = after.split('.');
     const { rows } = await this.pool.query(
-      `SELECT id, project_id, resource, resource_id, type, data, at FROM events
-        WHERE project_id = $1 AND id > $2 AND xid < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY id LIMIT $3`,
-      [projectId, afterId, limit],
+      `SELECT id, xid::text AS xid, project_id, resource, resource_id, type, data, at FROM events
+        WHERE project_id = $1 AND (xid, id) > ($2::text::xid8, $3::bigint)
+          AND xid < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY xid, id LIMIT $4`,
+      [projectId, xid, id, limit],
     );
     return rows.map(reviveEvent);
   }
 
-  async latestEventId(projectId: string): Promise<number> {
-    const { rows } = await this.pool.query('SELECT COALESCE(max(id), 0) AS id FROM events WHERE project_id = $1', [projectId]);
-    return Number(rows[0]?.id ?? 0);
+  async latestEventId(_projectId: string): Promise<string> {
+    // Everything of transactions below the oldest running one has committed: start just past all of it.
+    const { rows } = await this.pool.query("SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::numeric - 1)::text AS xid");
+    return `${rows[0]?.xid ?? '0'}.9223372036854775807`;
   }
 
   subscribeEvents(listener: (projectId: string) => void): () => void {

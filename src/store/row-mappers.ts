@@ -27,10 +27,10 @@ export function reviveOperation(doc: Record<string, unknown>): Operation {
   };
 }
 
-export function reviveEvent(row: { id: string; project_id: string; resource: string; resource_id: string; type: string; data: Record<string, unknown>; at: Date }): ChangeEvent {
+export function reviveEvent(row: { id: string; xid: string; project_id: string; resource: string; resource_id: string; type: string; data: Record<string, unknown>; at: Date }): ChangeEvent {
   const data = row.resource === 'instance' ? reviveInstance(row.data) : reviveOperation(row.data);
   return {
-    id: Number(row.id),
+    id: `${row.xid}.${row.id}`,
     projectId: row.project_id,
     resource: row.resource as ChangeEvent['resource'],
     resourceId: row.resource_id,

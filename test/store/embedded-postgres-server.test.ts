@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { access, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,6 +26,13 @@ after(async () => {
   await Promise.all(handles.map((handle) => handle.stop().catch(() => undefined)));
   await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
+
+/** The uid and gid PostgreSQL runs as, for spawning processes as that user; none when not root. */
+function postgresUserIds(): { uid?: number; gid?: number } {
+  if (!isRoot) return {};
+  const id = (flag: string): number => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
 
 /** A fresh Kumo data directory that the postgres user (when we are root) may enter, as /tmp's mkdtemp gives 0700. */
 async function dataDirForTest(): Promise<string> {
@@ -166,7 +173,9 @@ describe('startEmbeddedPostgres', () => {
   it('starts despite a postmaster.pid whose PID now belongs to an unrelated process', async () => {
     const dataDir = await dataDirForTest();
     await (await start(dataDir)).stop();
-    const unrelated = spawn('sleep', ['30'], { stdio: 'ignore' });
+    // Owned by the user PostgreSQL runs as: another user's PID it would ignore (kill(pid, 0) fails with EPERM), but
+    // with this one it refuses to start ("Is another postmaster running?").
+    const unrelated = spawn('sleep', ['30'], { stdio: 'ignore', ...postgresUserIds() });
     children.push(unrelated);
     const pgDir = join(dataDir, 'postgres');
     await writeFile(

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { DialectOptions } from '../http/api-server.js';
+import { adminRoutes } from './admin/routes.js';
 import { catalogRoutes } from './catalog/routes.js';
 import { eventRoutes } from './events/routes.js';
 import { instanceActionRoutes } from './instances/action-routes.js';
@@ -25,4 +26,5 @@ export const nativeApi: FastifyPluginAsync<DialectOptions> = async (app, { deps,
   await app.register(operationRoutes, options);
   await app.register(sshKeyRoutes, options);
   await app.register(eventRoutes, options);
+  await app.register(adminRoutes, options);
 };

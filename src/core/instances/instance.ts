@@ -141,8 +141,11 @@ export interface Operation {
 
 /** A change event, for the resumable per-project stream. */
 export interface ChangeEvent {
-  /** Monotonic id; the SSE `id:` and what `Last-Event-ID` resumes after. */
-  id: number;
+  /**
+   * Position in the project's stream, `<transaction id>.<event id>`: the SSE `id:` and what `Last-Event-ID` resumes
+   * after. Ordered by commit, not by insert, so a resumed reader never misses an event committed late.
+   */
+  id: string;
   projectId: string;
   resource: 'instance' | 'operation';
   resourceId: string;

@@ -1,4 +1,12 @@
+import { ValidationError } from '../errors.js';
 import type { ChangeEvent } from '../instances/instance.js';
+
+const EVENT_CURSOR = /^[0-9]{1,19}\.[0-9]{1,19}$/;
+
+/** An event id as the stream hands them out: `<transaction id>.<event id>`. */
+export function isEventCursor(value: string): boolean {
+  return EVENT_CURSOR.test(value);
+}
 import type { EventStore } from '../ports.js';
 import type { TenancyService } from '../tenancy/tenancy-service.js';
 import type { Principal } from '../tenancy/tenancy.js';
@@ -17,12 +25,13 @@ export class EventService {
     await this.tenancy.authorize(principal, projectId, 'read');
   }
 
-  /** Events after `afterId`, oldest first; the caller must have been authorized for the project. */
-  listAfter(projectId: string, afterId: number, limit = 500): Promise<ChangeEvent[]> {
-    return this.store.listEvents(projectId, afterId, limit);
+  /** Events after the cursor, in commit order; the caller must have been authorized for the project. */
+  listAfter(projectId: string, after: string, limit = 500): Promise<ChangeEvent[]> {
+    if (!isEventCursor(after)) throw new ValidationError('invalid event id', [{ path: 'after', message: 'not an event id of this stream' }]);
+    return this.store.listEvents(projectId, after, limit);
   }
 
-  latestId(projectId: string): Promise<number> {
+  latestId(projectId: string): Promise<string> {
     return this.store.latestEventId(projectId);
   }
 

@@ -26,11 +26,12 @@ import {
   linkOrCopy,
 } from './guest-disk.js';
 import { assertGuestId, GuestFiles, type BootRecord, type GuestRecord } from './guest-files.js';
-import { isGuestProcess, readPidFile, spawnQemu, waitForProcessExit, type SpawnedQemu } from './guest-process.js';
+import { spawnQemu, waitForProcessExit } from './guest-process.js';
+import { delay, GuestRuntimes, markNewBoot, type Runtime } from './guest-runtimes.js';
 import { HostNetwork, type HostNetworkConfig } from './host-network.js';
 import { writeNoCloudSeed } from './nocloud-seed.js';
 import { qemuCommand, type QemuAccel } from './qemu-command.js';
-import { QmpClient, type QmpEvent } from './qmp-client.js';
+import type { QmpClient } from './qmp-client.js';
 import { readSerialLog, serialLogSize, serialTail } from './serial-console.js';
 
 export interface QemuDriverOptions {
@@ -52,17 +53,6 @@ export interface QemuDriverOptions {
   softRebootTimeoutMs?: number;
   /** How often adopted and running guests are checked for having died; default 2 s. */
   monitorIntervalMs?: number;
-}
-
-/** One live QEMU process the driver watches. */
-interface Runtime {
-  pid: number;
-  qmp: QmpClient | undefined;
-  spawned: SpawnedQemu | undefined;
-  /** Set when the driver itself ends the process, so the exit is not reported as the guest's own doing. */
-  stopping: boolean;
-  gone: boolean;
-  lastShutdown: QmpEvent | undefined;
 }
 
 const DEFAULT_READY = /^KUMO-GUEST-READY\b|Cloud-init v\. \S+ finished/m;
@@ -87,12 +77,10 @@ export class QemuDriver implements HypervisorDriver {
   private readonly qemuBinary: string;
   private readonly readyPattern: RegExp;
   private readonly softRebootTimeoutMs: number;
-  private readonly runtimes = new Map<string, Runtime>();
+  private readonly runtimes: GuestRuntimes;
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly events = new EventEmitter<{ guest: [GuestEvent] }>();
-  private readonly monitor: NodeJS.Timeout;
   private readonly adopted: Promise<void>;
-  private closed = false;
 
   constructor(options: QemuDriverOptions) {
     this.stateDir = resolve(options.stateDir);
@@ -103,8 +91,11 @@ export class QemuDriver implements HypervisorDriver {
     this.qemuBinary = options.qemuBinary ?? 'qemu-system-x86_64';
     this.readyPattern = options.readyPattern ?? DEFAULT_READY;
     this.softRebootTimeoutMs = options.softRebootTimeoutMs ?? 30_000;
-    this.monitor = setInterval(() => void this.checkRuntimes(), options.monitorIntervalMs ?? 2000);
-    this.monitor.unref();
+    this.runtimes = new GuestRuntimes({
+      stateDir: this.stateDir,
+      monitorIntervalMs: options.monitorIntervalMs ?? 2000,
+      onGuestEvent: (event) => this.events.emit('guest', event),
+    });
     this.adopted = this.adoptAll();
   }
 
@@ -134,8 +125,8 @@ export class QemuDriver implements HypervisorDriver {
         const runtime = this.runtimes.get(spec.id);
         if (runtime) {
           runtime.stopping = true;
-          await this.kill(runtime);
-          await this.forget(spec.id, runtime);
+          await this.runtimes.kill(runtime);
+          this.runtimes.forget(spec.id, runtime);
         }
         await this.remove(files, spec);
         throw error;
@@ -158,8 +149,8 @@ export class QemuDriver implements HypervisorDriver {
           await this.resume(runtime.qmp);
           await runtime.qmp.execute('system_powerdown').catch(() => undefined);
         }
-        if (!(await waitForProcessExit(runtime.pid, options.gracefulTimeoutMs))) await this.kill(runtime);
-        await this.forget(id, runtime);
+        if (!(await waitForProcessExit(runtime.pid, options.gracefulTimeoutMs))) await this.runtimes.kill(runtime);
+        this.runtimes.forget(id, runtime);
       }
       await rm(files.exitPath, { force: true });
       return this.statusOf(files);
@@ -173,7 +164,7 @@ export class QemuDriver implements HypervisorDriver {
       if (!runtime?.qmp) return this.bootAndWait(files, options);
       const qmp = runtime.qmp;
       await this.resume(qmp);
-      await this.markNewBoot(files, runtime.pid, 'reboot');
+      await markNewBoot(files, runtime.pid, 'reboot');
       if (kind === 'soft') {
         const reset = qmp.waitForEvent('RESET', this.softRebootTimeoutMs);
         await qmp.execute('send-key', { keys: CTRL_ALT_DELETE });
@@ -223,8 +214,8 @@ export class QemuDriver implements HypervisorDriver {
       const runtime = await this.runtime(files);
       if (runtime) {
         runtime.stopping = true;
-        await this.kill(runtime);
-        await this.forget(id, runtime);
+        await this.runtimes.kill(runtime);
+        this.runtimes.forget(id, runtime);
       }
       await this.remove(files, record?.spec);
     });
@@ -284,14 +275,9 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    clearInterval(this.monitor);
+    this.runtimes.close();
     await this.adopted.catch(() => undefined);
-    for (const runtime of this.runtimes.values()) {
-      runtime.gone = true;
-      runtime.qmp?.close();
-    }
-    this.runtimes.clear();
+    this.runtimes.close(); // whatever adoption still picked up meanwhile
   }
 
   private async bootAndWait(files: GuestFiles, options: { readyTimeoutMs?: number; signal?: AbortSignal }): Promise<GuestStatus> {
@@ -319,18 +305,16 @@ export class QemuDriver implements HypervisorDriver {
     const args = qemuCommand({ guestId: spec.id, files, boot, size, accel: this.accel, nics });
     const spawned = spawnQemu(this.qemuBinary, args, files.qemuLog);
     mark('spawned');
-    const runtime: Runtime = { pid: spawned.pid, qmp: undefined, spawned, stopping: false, gone: false, lastShutdown: undefined };
-    this.runtimes.set(spec.id, runtime);
-    void spawned.exited.then(() => this.onExit(spec.id, runtime));
+    const runtime = this.runtimes.track(spec.id, spawned);
     await files.writeBoot({ pid: spawned.pid, startedAt, serialOffset, vcpus: size.vcpus, ramMb: size.ramMb, timeline });
     const deadline = Date.now() + 10_000;
     while (!runtime.qmp && !runtime.gone && Date.now() < deadline) {
-      if (existsSync(files.qmpSocket)) await this.connectQmp(spec.id, files, runtime).catch(() => undefined);
+      if (existsSync(files.qmpSocket)) await this.runtimes.connectQmp(files, runtime).catch(() => undefined);
       if (!runtime.qmp) await delay(25);
     }
     if (!runtime.qmp) {
       runtime.stopping = true;
-      await this.kill(runtime);
+      await this.runtimes.kill(runtime);
       const log = await serialTail(files.qemuLog, 20);
       throw new Error(`qemu for guest ${spec.id} did not start: ${log}`);
     }
@@ -360,86 +344,8 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   /** The live runtime of a guest: the one this driver watches, or one adopted from its pidfile. */
-  private async runtime(files: GuestFiles): Promise<Runtime | undefined> {
-    const known = this.runtimes.get(files.id);
-    if (known && !known.gone && (await isGuestProcess(known.pid, files.id))) {
-      if (!known.qmp) await this.connectQmp(files.id, files, known).catch(() => undefined);
-      return known;
-    }
-    if (known) await this.onExit(files.id, known);
-    const pid = (await files.readBoot())?.pid ?? (await readPidFile(files.pidFile));
-    if (pid === undefined || !(await isGuestProcess(pid, files.id))) return undefined;
-    const adopted: Runtime = { pid, qmp: undefined, spawned: undefined, stopping: false, gone: false, lastShutdown: undefined };
-    this.runtimes.set(files.id, adopted);
-    await this.connectQmp(files.id, files, adopted).catch(() => undefined);
-    return adopted;
-  }
-
-  private async connectQmp(id: string, files: GuestFiles, runtime: Runtime): Promise<void> {
-    const qmp = await QmpClient.connect(files.qmpSocket);
-    if (runtime.gone || this.closed) {
-      qmp.close();
-      return;
-    }
-    runtime.qmp = qmp;
-    qmp.on('event', (event) => {
-      if (event.event === 'SHUTDOWN') runtime.lastShutdown = event;
-      if (event.event === 'RESET') void this.markNewBoot(files, runtime.pid, 'reset');
-    });
-    qmp.on('close', () => {
-      if (runtime.qmp === qmp) runtime.qmp = undefined;
-      void waitForProcessExit(runtime.pid, 3000).then((exited) => (exited ? this.onExit(id, runtime) : undefined));
-    });
-  }
-
-  /** Starts a new boot in the boot record: readiness is looked for after the current end of the serial log. */
-  private async markNewBoot(files: GuestFiles, pid: number, step: string): Promise<void> {
-    const boot = await files.readBoot();
-    if (!boot || boot.pid !== pid) return;
-    const startedAt = Date.now();
-    await files.writeBoot({ ...boot, startedAt, serialOffset: await serialLogSize(files.serialLog), timeline: [{ step, elapsedMs: 0 }] });
-  }
-
-  /** Handles the end of a QEMU process once; reports it when the driver did not cause it. */
-  private async onExit(id: string, runtime: Runtime): Promise<void> {
-    if (runtime.gone) return;
-    runtime.gone = true;
-    runtime.qmp?.close();
-    if (this.runtimes.get(id) === runtime) this.runtimes.delete(id);
-    if (runtime.stopping || this.closed) return;
-    const files = new GuestFiles(this.stateDir, id);
-    const byGuest = runtime.lastShutdown?.data?.guest === true;
-    const event: GuestEvent = byGuest
-      ? { id, power: 'shutdown', reason: 'the guest powered itself off' }
-      : { id, power: 'crashed', reason: `qemu exited unexpectedly (${String(runtime.lastShutdown?.data?.reason ?? 'no shutdown event')})` };
-    if (existsSync(files.dir)) await files.writeExit({ power: event.power, reason: event.reason });
-    this.events.emit('guest', event);
-  }
-
-  private async checkRuntimes(): Promise<void> {
-    for (const [id, runtime] of this.runtimes) {
-      if (!runtime.gone && !(await isGuestProcess(runtime.pid, id))) await this.onExit(id, runtime);
-    }
-  }
-
-  /** Ends the process: QMP `quit`, then SIGKILL if it lingers. */
-  private async kill(runtime: Runtime): Promise<void> {
-    await runtime.qmp?.execute('quit').catch(() => undefined);
-    if (!(await waitForProcessExit(runtime.pid, 5000))) {
-      try {
-        process.kill(runtime.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-      await waitForProcessExit(runtime.pid, 5000);
-    }
-    if (runtime.spawned) await Promise.race([runtime.spawned.exited, delay(2000)]);
-  }
-
-  private async forget(id: string, runtime: Runtime): Promise<void> {
-    runtime.gone = true;
-    runtime.qmp?.close();
-    if (this.runtimes.get(id) === runtime) this.runtimes.delete(id);
+  private runtime(files: GuestFiles): Promise<Runtime | undefined> {
+    return this.runtimes.live(files);
   }
 
   private async resume(qmp: QmpClient): Promise<void> {
@@ -529,8 +435,4 @@ export class QemuDriver implements HypervisorDriver {
 /** The network attachment key of a guest's NIC: the guest id for the first, `<id>/nic<i>` for the others. */
 function nicKey(id: string, index: number): string {
   return index === 0 ? id : `${id}/nic${index}`;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

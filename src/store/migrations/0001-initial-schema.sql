@@ -228,7 +228,7 @@ CREATE TABLE events (
   xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
   at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX events_by_project ON events (project_id, id);
+CREATE INDEX events_by_project ON events (project_id, xid, id);
 
 CREATE TABLE idempotency_keys (
   principal_id text NOT NULL,

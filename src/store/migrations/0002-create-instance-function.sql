@@ -118,7 +118,7 @@ DECLARE
   req jsonb;
   addr inet;
   sid bigint;
-  result jsonb;
+  outcome jsonb;
   i integer;
   violated text;
 BEGIN
@@ -234,14 +234,14 @@ BEGIN
     INSERT INTO events (project_id, resource, resource_id, type, data)
     VALUES (project, 'instance', p_uid::text, 'created', inst), (project, 'operation', op->>'id', 'created', op);
 
-    result := jsonb_build_object('instance', inst, 'operation', op);
+    outcome := jsonb_build_object('instance', inst, 'operation', op);
     IF jsonb_typeof(idem) = 'object' THEN
-      UPDATE idempotency_keys k SET result = result
+      UPDATE idempotency_keys k SET result = outcome
        WHERE k.principal_id = idem->>'principalId' AND k.scope = idem->>'scope' AND k.key = idem->>'key';
     END IF;
     PERFORM pg_notify('kumo_events', project);
     PERFORM pg_notify('kumo_work', '');
-    RETURN jsonb_build_object('kind', 'created', 'result', result);
+    RETURN jsonb_build_object('kind', 'created', 'result', outcome);
   EXCEPTION
     WHEN SQLSTATE 'KU001' THEN
       RETURN SQLERRM::jsonb;

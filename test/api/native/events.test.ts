@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { startTestKumo } from '../../support/test-kumo.js';
 import { startNativeHarness, type TestKumo } from './native-harness.js';
 import { BASE, createInstance } from './native-client.js';
 
@@ -18,10 +19,18 @@ let port: number;
 before(async () => {
   kumo = await startNativeHarness();
   token = await kumo.createProjectKey('project-x9y8z7', 'reader');
-  await kumo.app.listen({ port: 0, host: '127.0.0.1' });
+  // The full harness already serves on a port; the in-memory one does not.
+  if (!kumo.app.server.listening) await kumo.app.listen({ port: 0, host: '127.0.0.1' });
   port = (kumo.app.server.address() as AddressInfo).port;
 });
 after(async () => kumo.close());
+
+/** Event ids are `<transaction>.<event>` positions, ordered by both parts as numbers. */
+function compareEventIds(a: string, b: string): number {
+  const [ax, ai] = a.split('.').map(BigInt);
+  const [bx, bi] = b.split('.').map(BigInt);
+  return ax! !== bx! ? (ax! > bx! ? 1 : -1) : ai! === bi! ? 0 : ai! > bi! ? 1 : -1;
+}
 
 /** Opens the stream and collects events until `until` says stop; returns them and the raw text. */
 function readEvents(headers: Record<string, string>, query: string, until: (events: SseEvent[]) => boolean, timeoutMs = 10_000) {
@@ -73,14 +82,43 @@ describe('event stream', () => {
     // Reconnect after the created event: the next event is a later change of the same project, never the same one.
     const resumed = await readEvents({ 'last-event-id': event.id }, '', (events) => events.length > 0);
     assert.ok(resumed.events.length > 0, resumed.raw);
-    assert.ok(resumed.events.every((later) => Number(later.id) > Number(event.id)));
+    assert.ok(resumed.events.every((later) => compareEventIds(later.id, event.id) > 0));
     const viaQuery = await readEvents({}, `?after=${event.id}`, (events) => events.length > 0);
     assert.equal(viaQuery.events[0]?.id, resumed.events[0]?.id);
   });
 
-  it('sends heartbeats and refuses a malformed Last-Event-ID', async () => {
-    const quiet = await readEvents({}, '', () => false, 700);
-    assert.match(quiet.raw, /: heartbeat/);
+  it('sends heartbeats', async () => {
+    // The interval is a server option; a short one spares the test a 15 s wait.
+    const quick = await startTestKumo({ sseHeartbeatMs: 100 });
+    try {
+      const quickPort = (quick.app.server.address() as AddressInfo).port;
+      const quickToken = await quick.createProjectKey('project-x9y8z7', 'reader');
+      const raw = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        const req = request({ host: '127.0.0.1', port: quickPort, path: `${BASE}/events`, headers: { authorization: `Bearer ${quickToken}` } }, (res) => {
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+            if (text.includes(': heartbeat')) {
+              req.destroy();
+              resolve(text);
+            }
+          });
+        });
+        req.on('error', reject);
+        req.end();
+        setTimeout(() => {
+          req.destroy();
+          resolve(text);
+        }, 3_000);
+      });
+      assert.match(raw, /: heartbeat/);
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it('refuses a malformed Last-Event-ID', async () => {
     const bad = await readEvents({ 'last-event-id': 'yesterday' }, '', () => true, 2_000);
     assert.equal(bad.status, 400);
   });

@@ -147,6 +147,8 @@ describe('update', () => {
   it('merges labels, replaces metadata and honours If-Match', async () => {
     const created = await createInstance(kumo.app, token, { labels: { keep: 'yes', drop: 'me' } });
     const url = `${INSTANCES}/${created.id}`;
+    // Settle first: the controller bumps the version while provisioning, which would (rightly) fail If-Match.
+    await waitForStatus(kumo.app, token, created.id, 'RUNNING');
     const etag = String((await call(kumo.app, 'GET', url, { token })).headers.etag);
     const response = await kumo.app.inject({
       method: 'PATCH',

@@ -5,14 +5,12 @@ import { assertError, BASE, call, createBody, createInstance, ensureProject, INS
 
 const OTHER = 'project-other1';
 let kumo: TestKumo;
-let admin: string;
 let member: string;
 let reader: string;
 let outsider: string;
 
 before(async () => {
   kumo = await startNativeHarness();
-  admin = kumo.adminToken;
   await ensureProject(kumo.store, OTHER);
   member = await kumo.createProjectKey('project-x9y8z7', 'member');
   reader = await kumo.createProjectKey('project-x9y8z7', 'reader');

@@ -3,25 +3,31 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { DialectOptions } from '../../http/api-server.js';
 import { invalidField } from '../../http/request-errors.js';
+import { isEventCursor } from '../../../core/operations/event-service.js';
 import { ProjectParams } from '../common-schemas.js';
 import { ERROR_RESPONSES } from '../native-errors.js';
 import { eventFrame } from './views.js';
 
 const EventsQuery = Type.Object(
-  { after: Type.Optional(Type.Integer({ minimum: 0, description: 'Resume after this event id (as Last-Event-ID).' })) },
+  {
+    after: Type.Optional(
+      Type.String({ pattern: '^[0-9]{1,19}\\.[0-9]{1,19}$', description: 'Resume after this event id (as Last-Event-ID).' }),
+    ),
+  },
   { additionalProperties: false },
 );
 
 const BATCH = 500;
+const EVENT_POLL_MS = 1000;
 /** A client this far behind is disconnected; it resumes with Last-Event-ID instead of growing our memory. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
-function lastEventId(header: string | string[] | undefined): number | null {
+function lastEventId(header: string | string[] | undefined): string | null {
   if (header === undefined) return null;
-  if (typeof header !== 'string' || !/^[0-9]{1,15}$/.test(header.trim())) {
+  if (typeof header !== 'string' || !isEventCursor(header.trim())) {
     throw invalidField('header', '/Last-Event-ID', 'must be an event id');
   }
-  return Number(header.trim());
+  return header.trim();
 }
 
 /**
@@ -72,6 +78,7 @@ export const eventRoutes: FastifyPluginAsync<DialectOptions> = async (app, { dep
         closed = true;
         unsubscribe();
         clearInterval(heartbeat);
+        clearInterval(poll);
         raw.end();
       };
       const write = (chunk: string) => {
@@ -112,6 +119,10 @@ export const eventRoutes: FastifyPluginAsync<DialectOptions> = async (app, { dep
       });
       const heartbeat = setInterval(() => write(': heartbeat\n\n'), sseHeartbeatMs);
       heartbeat.unref();
+      // Events become readable only once every older transaction has ended, and the one that ends may belong to
+      // another project (whose notification does not reach this stream): look again now and then.
+      const poll = setInterval(() => void pump(), EVENT_POLL_MS);
+      poll.unref();
       raw.on('close', close);
       await pump();
     },

@@ -1,0 +1,243 @@
+/**
+ * `npm run bench`: creates instances through the native API of a `kumo server` child process (simulated hosts, zero
+ * boot delay), first on the embedded PostgreSQL, then on the machine's PostgreSQL (DATABASE_URL, default
+ * postgresql://postgres@127.0.0.1:5432/postgres), and prints creates/s, POST p50/p99, POST→RUNNING p50/p99, list-page
+ * p99 at the filled size, and idle RSS of Kumo and of its PostgreSQL.
+ *
+ * Options: --instances N (measured creates, default 5000) --concurrency C (default 8) --fill T (instances in the
+ * project before the list measurement, default 100000) --only embedded|external.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { descendants, memoryOf, percentile, startKumoProcess } from './bench-support.js';
+import { HttpLoad, openEventStream } from './http-load.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string, fallback: string) => {
+  const index = args.indexOf(`--${name}`);
+  return index >= 0 && args[index + 1] ? args[index + 1]! : fallback;
+};
+const MEASURED = Number(arg('instances', '5000'));
+const CONCURRENCY = Number(arg('concurrency', '8'));
+const FILL = Number(arg('fill', '100000'));
+const ONLY = arg('only', 'both');
+const EXTERNAL_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+const PROJECT = 'bench';
+const BASE = `/v1/regions/us-texas-1/projects/${PROJECT}`;
+
+interface Figures {
+  target: string;
+  createsPerSecond: number;
+  postP50: number;
+  postP99: number;
+  runningP50: number;
+  runningP99: number;
+  runningSeen: number;
+  fillPerSecond: number;
+  listP50: number;
+  listP99: number;
+  filteredListP99: number;
+  kumoRssMb: number;
+  postgresRssMb: number | null;
+  postgresPssMb: number | null;
+  errors: number;
+}
+
+function createBody(name: string, i: number) {
+  return {
+    id: name,
+    type: '/v1/regions/us-texas-1/zones/us1-a/instance-types/S-1C',
+    labels: { tier: i % 10 === 0 ? 'db' : 'web', shard: String(i % 16) },
+    disks: [{ boot: true, source: '/v1/regions/us-texas-1/compute/images/ubuntu-24.04-20260202-3', sizeGb: 10 }],
+  };
+}
+
+/** Runs `count` creates with `concurrency` workers; returns per-request latencies and the wall time. */
+async function createMany(client: HttpLoad, prefix: string, count: number, concurrency: number, sent?: Map<string, number>) {
+  const latencies: number[] = [];
+  let next = 0;
+  let errors = 0;
+  let firstError = '';
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        const name = `${prefix}-${i}`;
+        const t0 = performance.now();
+        sent?.set(name, t0);
+        const res = await client.request('POST', `${BASE}/compute/instances`, createBody(name, i));
+        latencies.push(performance.now() - t0);
+        if (res.status !== 202) {
+          errors++;
+          firstError ||= `${res.status} ${res.body.slice(0, 300)}`;
+        }
+      }
+    }),
+  );
+  if (firstError) console.error(`  first error: ${firstError}`);
+  return { latencies, seconds: (performance.now() - started) / 1000, errors };
+}
+
+async function run(target: 'embedded' | 'external'): Promise<Figures> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kumo-bench-'));
+  const adminToken = `bench-${randomBytes(12).toString('hex')}`;
+  let databaseUrl: string | null = null;
+  if (target === 'external') {
+    const name = `kumo_bench_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: EXTERNAL_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const url = new URL(EXTERNAL_URL);
+    url.pathname = `/${name}`;
+    databaseUrl = url.toString();
+  }
+  const kumo = await startKumoProcess({
+    KUMO_DATA_DIR: dataDir,
+    KUMO_ADMIN_TOKEN: adminToken,
+    KUMO_SIMULATED_HOSTS: 'us1-a=3',
+    KUMO_SIM_HOST_VCPUS: '100000',
+    KUMO_SIM_HOST_RAM_MB: '100000000',
+    KUMO_SIM_HOST_DISK_GB: '10000000',
+    KUMO_RATE_LIMIT: '1000000',
+    KUMO_RATE_BURST: '1000000',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  });
+  const client = new HttpLoad(kumo.url, adminToken, Math.max(CONCURRENCY, 16) + 4);
+  try {
+    const setup = async (method: string, path: string, body: unknown) => {
+      const res = await client.request(method, path, body);
+      if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${res.body}`);
+      return res.body ? JSON.parse(res.body) : null;
+    };
+    await setup('POST', '/v1/admin/teams', { name: 'bench' });
+    await setup('POST', '/v1/admin/projects', {
+      id: PROJECT,
+      team: 'bench',
+      quota: { instances: 1_000_000, vcpus: 10_000_000, ramMb: 1_000_000_000, publicIps: 0 },
+    });
+    await setup('PUT', '/v1/admin/catalog', {
+      networks: [{ id: 'bench-net', regionId: 'us-texas-1', projectId: PROJECT, subnets: [{ id: 'bench-subnet', cidr: '10.64.0.0/12' }] }],
+    });
+
+    const sent = new Map<string, number>();
+    const running = new Map<string, number>();
+    const closeStream = await openEventStream(`${kumo.url}${BASE}/events`, adminToken, (event) => {
+      if (event.type !== 'instance.updated') return;
+      const view = JSON.parse(event.data) as { id: string; lifecycle: { status: string } };
+      if (view.lifecycle.status === 'RUNNING' && !running.has(view.id)) running.set(view.id, performance.now());
+    });
+
+    console.log(`[${target}] warm-up`);
+    await createMany(client, 'warm', 300, CONCURRENCY);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+
+    console.log(`[${target}] ${MEASURED} creates at concurrency ${CONCURRENCY}`);
+    const measured = await createMany(client, 'm', MEASURED, CONCURRENCY, sent);
+    const waitUntil = performance.now() + 60_000;
+    while (performance.now() < waitUntil && [...sent.keys()].some((name) => !running.has(name))) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    closeStream();
+    const toRunning = [...sent].flatMap(([name, t0]) => (running.has(name) ? [running.get(name)! - t0] : []));
+
+    const remaining = Math.max(0, FILL - MEASURED - 300);
+    console.log(`[${target}] filling the project with ${remaining} more instances`);
+    const fill = await createMany(client, 'f', remaining, 16);
+
+    console.log(`[${target}] list pages of 100`);
+    const listLatencies: number[] = [];
+    let token = '';
+    for (let i = 0; i < 300; i++) {
+      const t0 = performance.now();
+      const res = await client.request('GET', `${BASE}/compute/instances?pageSize=100${token ? `&pageToken=${encodeURIComponent(token)}` : ''}`);
+      listLatencies.push(performance.now() - t0);
+      token = (JSON.parse(res.body) as { nextPageToken?: string }).nextPageToken ?? '';
+    }
+    const filtered: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const t0 = performance.now();
+      await client.request('GET', `${BASE}/compute/instances?pageSize=100&labelSelector=${encodeURIComponent(`tier=db,shard=${i % 16}`)}`);
+      filtered.push(performance.now() - t0);
+    }
+
+    console.log(`[${target}] idle memory`);
+    await new Promise((resolve) => setTimeout(resolve, 8000));
+    const kumoMemory = memoryOf(kumo.child.pid!);
+    let postgresRssMb: number | null = null;
+    let postgresPssMb: number | null = null;
+    if (target === 'embedded') {
+      const postmaster = Number(readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      const pids = [postmaster, ...descendants(postmaster)];
+      const memories = pids.map((pid) => {
+        try {
+          return memoryOf(pid);
+        } catch {
+          return { rssMb: 0, pssMb: 0 };
+        }
+      });
+      postgresRssMb = memories.reduce((sum, m) => sum + m.rssMb, 0);
+      postgresPssMb = memories.reduce((sum, m) => sum + m.pssMb, 0);
+    }
+    return {
+      target,
+      createsPerSecond: MEASURED / measured.seconds,
+      postP50: percentile(measured.latencies, 50),
+      postP99: percentile(measured.latencies, 99),
+      runningP50: percentile(toRunning, 50),
+      runningP99: percentile(toRunning, 99),
+      runningSeen: toRunning.length,
+      fillPerSecond: remaining / Math.max(fill.seconds, 0.001),
+      listP50: percentile(listLatencies, 50),
+      listP99: percentile(listLatencies, 99),
+      filteredListP99: percentile(filtered, 99),
+      kumoRssMb: kumoMemory.rssMb,
+      postgresRssMb,
+      postgresPssMb,
+      errors: measured.errors + fill.errors,
+    };
+  } finally {
+    client.close();
+    await kumo.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    if (databaseUrl) {
+      const admin = new pg.Client({ connectionString: EXTERNAL_URL });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${new URL(databaseUrl).pathname.slice(1)} WITH (FORCE)`);
+      await admin.end();
+    }
+  }
+}
+
+const results: Figures[] = [];
+if (ONLY !== 'external') results.push(await run('embedded'));
+if (ONLY !== 'embedded') results.push(await run('external'));
+
+const f = (n: number | null, digits = 1) => (n === null || Number.isNaN(n) ? 'n/a' : n.toFixed(digits));
+console.log('\n| figure | target | ' + results.map((r) => r.target).join(' | ') + ' |');
+console.log('|---|---|' + results.map(() => '---').join('|') + '|');
+const rows: Array<[string, string, (r: Figures) => string]> = [
+  [`creates/s accepted (c=${CONCURRENCY}, n=${MEASURED})`, '≥ 1000', (r) => f(r.createsPerSecond, 0)],
+  ['POST p50 ms', '', (r) => f(r.postP50, 2)],
+  ['POST p99 ms', '≤ 10', (r) => f(r.postP99, 2)],
+  ['POST→RUNNING p50 ms', '', (r) => f(r.runningP50, 2)],
+  ['POST→RUNNING p99 ms', '≤ 50', (r) => f(r.runningP99, 2)],
+  ['instances seen RUNNING', `${MEASURED}`, (r) => String(r.runningSeen)],
+  ['fill creates/s (c=16)', '', (r) => f(r.fillPerSecond, 0)],
+  [`list page of 100 p50 ms at ${FILL}`, '', (r) => f(r.listP50, 2)],
+  [`list page of 100 p99 ms at ${FILL}`, '≤ 20', (r) => f(r.listP99, 2)],
+  ['label-selector page p99 ms', '', (r) => f(r.filteredListP99, 2)],
+  ['idle RSS Kumo MB', '≤ 120', (r) => f(r.kumoRssMb)],
+  ['idle RSS PostgreSQL MB (all processes)', '', (r) => f(r.postgresRssMb)],
+  ['idle PSS PostgreSQL MB (all processes)', '', (r) => f(r.postgresPssMb)],
+  ['errors', '0', (r) => String(r.errors)],
+];
+for (const [name, goal, value] of rows) console.log(`| ${name} | ${goal} | ${results.map(value).join(' | ')} |`);
+if (results.length === 2) {
+  console.log(`\nexternal/embedded ratios (same run): creates/s ${f(results[1]!.createsPerSecond / results[0]!.createsPerSecond, 2)}, POST p99 ${f(results[1]!.postP99 / results[0]!.postP99, 2)}`);
+}
