@@ -38,4 +38,6 @@ export interface AgentClient {
 /** Finds the agent of a host; `undefined` when no agent for it is known (yet) to this process. */
 export interface AgentDirectory {
   agentFor(hostId: string): AgentClient | undefined;
+  /** The hosts whose agents this process reaches: the controller leases only their instances. */
+  hostIds(): string[];
 }

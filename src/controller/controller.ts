@@ -69,6 +69,7 @@ export class Controller implements WorkNotifier {
   readonly owner: string;
   readonly hostStatus: HostStatusReconciler;
   private readonly store: ControllerStorePort;
+  private readonly agents: AgentDirectory;
   private readonly reconciler: InstanceReconciler;
   private readonly writer: ObservationWriter;
   private readonly leases: LeaseKeeper;
@@ -97,6 +98,7 @@ export class Controller implements WorkNotifier {
     this.batchSize = options.batchSize ?? 64;
     this.maxInFlight = options.maxInFlight ?? 1024;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 3_000;
+    this.agents = options.agents;
     const catalog = new CatalogCache(options.store);
     this.writer = new ObservationWriter(options.store, this.owner);
     this.leases = new LeaseKeeper(options.store, this.owner, this.leaseMs, (error) =>
@@ -203,7 +205,7 @@ export class Controller implements WorkNotifier {
       if (free <= 0) return;
       const limit = Math.min(this.batchSize, free);
       this.counters.leaseQueries += 1;
-      const leased = await this.store.leaseInstances(this.owner, limit, this.leaseMs);
+      const leased = await this.store.leaseInstances(this.owner, limit, this.leaseMs, this.agents.hostIds());
       for (const instance of leased) this.dispatch(instance);
       if (leased.length < limit) return;
     }

@@ -254,9 +254,10 @@ export interface HostStore {
 export interface ControllerStore {
   /**
    * Claims up to `limit` instances that need a step (transitional phases, or due re-queues) and whose lease is free or
-   * expired, for `leaseMs`. `hostIds` restricts to instances placed on those hosts (or unplaced).
+   * expired, for `leaseMs`, among the instances placed on `hostIds`: a controller only takes work it can carry out
+   * through the agents it reaches.
    */
-  leaseInstances(owner: string, limit: number, leaseMs: number): Promise<Instance[]>;
+  leaseInstances(owner: string, limit: number, leaseMs: number, hostIds: string[]): Promise<Instance[]>;
   renewLeases(owner: string, uids: string[], leaseMs: number): Promise<void>;
   /** Applies the updates in one transaction; each only where `owner` still holds the lease. */
   recordObservations(owner: string, updates: ObservationUpdate[]): Promise<ObservationResult[]>;

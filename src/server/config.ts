@@ -16,6 +16,11 @@ export interface KumoConfig {
   driver: 'simulated' | 'qemu';
   /** KUMO_SIMULATED_HOSTS: `zone=count,…`, default `us1-a=3,kgl1-a=1,nova=1`. */
   simulatedHosts: Array<{ zoneId: string; count: number }>;
+  /**
+   * KUMO_HOST_PREFIX: simulated hosts are named `<prefix>-<zone>-<n>` (default `sim`). Each Kumo process runs its own
+   * hosts' agents, so two processes sharing a database need different prefixes.
+   */
+  hostPrefix: string;
   /** KUMO_SIM_BOOT_DELAY_MS / KUMO_SIM_STOP_DELAY_MS: simulated boot and shutdown times, default 0. */
   simulatedBootDelayMs: number;
   simulatedStopDelayMs: number;
@@ -64,6 +69,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): KumoConfig {
     adminToken: env.KUMO_ADMIN_TOKEN || null,
     driver,
     simulatedHosts: parseHosts(env.KUMO_SIMULATED_HOSTS ?? 'us1-a=3,kgl1-a=1,nova=1'),
+    hostPrefix: (env.KUMO_HOST_PREFIX || 'sim').toLowerCase(),
     simulatedBootDelayMs: integer('KUMO_SIM_BOOT_DELAY_MS', 0, env),
     simulatedStopDelayMs: integer('KUMO_SIM_STOP_DELAY_MS', 0, env),
     simulatedHostCapacity: {

@@ -121,7 +121,7 @@ export async function startKumo(config: KumoConfig, options: StartOptions = {}):
         const zone = zones.find((z) => z.id === zoneId);
         if (!zone) throw new Error(`KUMO_SIMULATED_HOSTS names zone ${zoneId}, which is not in the catalog`);
         for (let n = 1; n <= count; n++) {
-          const id = `sim-${zoneId}-${n}`.toLowerCase();
+          const id = `${config.hostPrefix}-${zoneId}-${n}`.toLowerCase();
           const driver = new SimulatedDriver({
             hostName: id,
             bootDelayMs: config.simulatedBootDelayMs,

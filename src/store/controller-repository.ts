@@ -20,17 +20,26 @@ export class ControllerRepository implements ControllerStore, HostStore {
     private readonly listener: NotificationListener,
   ) {}
 
-  async leaseInstances(owner: string, limit: number, leaseMs: number): Promise<Instance[]> {
+  async leaseInstances(owner: string, limit: number, leaseMs: number, hostIds: string[]): Promise<Instance[]> {
+    if (hostIds.length === 0) return [];
+    // Two index-friendly halves (instances mid-step, and settled instances whose re-check is due) rather than one
+    // OR that would scan the whole table as it grows.
     const { rows } = await this.pool.query(
-      `UPDATE instances SET lease_owner = $1, lease_until = now() + make_interval(secs => $3::double precision / 1000)
-        WHERE uid IN (
-          SELECT uid FROM instances
-           WHERE (needs_work OR requeue_at IS NOT NULL)
-             AND (lease_until IS NULL OR lease_until < now())
-             AND (requeue_at IS NULL OR requeue_at <= now())
-           ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-        RETURNING doc, short_id, resource_version`,
-      [owner, limit, leaseMs],
+      `WITH stepping AS (
+         SELECT uid FROM instances
+          WHERE needs_work AND host_id = ANY($4::text[])
+            AND (lease_until IS NULL OR lease_until < now()) AND (requeue_at IS NULL OR requeue_at <= now())
+          ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED
+       ), due AS (
+         SELECT uid FROM instances
+          WHERE requeue_at <= now() AND NOT needs_work AND host_id = ANY($4::text[])
+            AND (lease_until IS NULL OR lease_until < now())
+          ORDER BY requeue_at LIMIT $2 FOR UPDATE SKIP LOCKED
+       ), picked AS (SELECT uid FROM stepping UNION ALL SELECT uid FROM due LIMIT $2)
+       UPDATE instances i SET lease_owner = $1, lease_until = now() + make_interval(secs => $3::double precision / 1000)
+         FROM picked WHERE i.uid = picked.uid
+       RETURNING i.doc, i.short_id, i.resource_version`,
+      [owner, limit, leaseMs, hostIds],
     );
     return rows.map((row) => reviveInstance(row.doc, row));
   }

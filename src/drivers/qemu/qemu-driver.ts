@@ -117,8 +117,12 @@ export class QemuDriver implements HypervisorDriver {
       try {
         const record: GuestRecord = { spec, size: { vcpus: spec.vcpus, ramMb: spec.ramMb, diskGb: spec.diskGb } };
         await mkdir(files.dir, { recursive: true });
-        await writeNoCloudSeed(spec, files.seed, files.dir);
-        await createGuestDisk(files.disk, spec.image.boot as Exclude<typeof spec.image.boot, { kind: 'none' }>, spec.diskGb);
+        // Two independent programs (genisoimage, qemu-img): run them side by side; both settle before any cleanup.
+        const prepared = await Promise.allSettled([
+          writeNoCloudSeed(spec, files.seed, files.dir),
+          createGuestDisk(files.disk, spec.image.boot as Exclude<typeof spec.image.boot, { kind: 'none' }>, spec.diskGb),
+        ]);
+        for (const result of prepared) if (result.status === 'rejected') throw result.reason;
         await files.writeRecord(record);
         return await this.bootAndWait(files, options);
       } catch (error) {

@@ -175,7 +175,7 @@ CREATE UNIQUE INDEX instances_live_name ON instances (project_id, name) WHERE de
 CREATE INDEX instances_by_created ON instances (project_id, created_at, uid) WHERE deleted_at IS NULL;
 CREATE INDEX instances_by_name ON instances (project_id, name, uid) WHERE deleted_at IS NULL;
 CREATE INDEX instances_labels ON instances USING gin (labels jsonb_path_ops) WHERE deleted_at IS NULL;
-CREATE INDEX instances_needing_work ON instances (lease_until) WHERE needs_work;
+CREATE INDEX instances_needing_work ON instances (updated_at) WHERE needs_work;
 CREATE INDEX instances_requeued ON instances (requeue_at) WHERE requeue_at IS NOT NULL;
 CREATE INDEX instances_by_host ON instances (host_id) WHERE deleted_at IS NULL;
 
