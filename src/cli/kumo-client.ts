@@ -4,8 +4,9 @@ export class KumoApiError extends Error {
     readonly status: number,
     readonly body: unknown,
   ) {
-    const envelope = (body as { error?: { code?: string; message?: string } } | null)?.error;
-    super(envelope?.message ? `${envelope.code ?? status}: ${envelope.message}` : `HTTP ${status}`);
+    const envelope = (body as { error?: { code?: string; message?: string; details?: Array<{ field: string; message: string }> } } | null)?.error;
+    const details = envelope?.details?.map((d) => `\n  ${d.field}: ${d.message}`).join('') ?? '';
+    super(envelope?.message ? `${envelope.code ?? status}: ${envelope.message}${details}` : `HTTP ${status}`);
     this.name = 'KumoApiError';
   }
 }

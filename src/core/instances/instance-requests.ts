@@ -37,7 +37,8 @@ export interface CreateInstanceRequest {
   instanceMetadata?: MetadataItem[];
   instanceTypeId: string;
   imageId: string;
-  disks?: Array<Omit<InstanceDisk, 'imageId'> & { imageId: string | null }>;
+  /** A boot disk without a size gets the instance type's disk size (at least the image's minimum). */
+  disks?: Array<Omit<InstanceDisk, 'imageId' | 'sizeGb'> & { imageId: string | null; sizeGb?: number | undefined }>;
   /** Empty or absent: the project's default network in the region. */
   nics?: CreateNicRequest[];
   gpus?: GpuSpec[];

@@ -400,10 +400,14 @@ export class InstanceService {
     }
 
     // Disks: the boot disk comes from the image; default is one boot disk of the type's size.
+    const defaultBootSize = Math.max(type?.diskGb ?? 1, image?.minDiskGb ?? 1);
     const disks: InstanceDisk[] = (request.disks && request.disks.length > 0
       ? request.disks
-      : [{ sizeGb: type?.diskGb ?? 0, interface: 'VIRTIO' as const, imageId: request.imageId, boot: true, type: 'PERSISTENT' as const, mode: 'READ_WRITE' as const }]
-    ).map((disk) => ({ ...disk, imageId: disk.imageId }));
+      : [{ interface: 'VIRTIO' as const, imageId: request.imageId, boot: true, type: 'PERSISTENT' as const, mode: 'READ_WRITE' as const }]
+    ).map((disk, index) => {
+      if (disk.sizeGb === undefined && !disk.boot) fail(`disks/${index}/sizeGb`, 'is required for a disk that is not the boot disk');
+      return { ...disk, imageId: disk.imageId, sizeGb: disk.sizeGb ?? (disk.boot ? defaultBootSize : 1) };
+    });
     if (disks.filter((disk) => disk.boot).length !== 1) fail('disks', 'exactly one disk must be the boot disk');
     disks.forEach((disk, index) => {
       if (!Number.isInteger(disk.sizeGb) || disk.sizeGb < 1 || disk.sizeGb > 65_536) fail(`disks/${index}/sizeGb`, 'must be 1-65536');

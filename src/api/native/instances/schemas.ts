@@ -26,7 +26,9 @@ const DiskMode = Type.Union([Type.Literal('READ_WRITE'), Type.Literal('READ_ONLY
 
 const CreateDisk = Type.Object(
   {
-    sizeGb: Type.Integer({ minimum: 1, maximum: 65_536 }),
+    sizeGb: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 65_536, description: "Default for the boot disk: the instance type's disk size." }),
+    ),
     interface: Type.Optional(DiskInterface),
     source: Type.Optional(Uri('Image URI the disk is created from; the boot disk needs one.', '/v1/regions/us-texas-1/compute/images/ubuntu-24.04-20260202-3')),
     boot: Type.Optional(Type.Boolean()),
