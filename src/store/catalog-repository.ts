@@ -268,7 +268,7 @@ export class CatalogRepository implements CatalogStore {
                gateway_ip = EXCLUDED.gateway_ip, doc = EXCLUDED.doc`,
             [subnet.id, subnet.uid, subnet.networkId, subnet.cidr, subnet.gatewayIp, JSON.stringify(subnet)],
           );
-          await client.query('INSERT INTO ip_addresses (subnet_id, address, instance_uid) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING', [
+          await client.query('INSERT INTO ip_addresses (space_id, address, instance_uid) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING', [
             subnet.id,
             subnet.gatewayIp,
             RESERVED_ADDRESS_OWNER,

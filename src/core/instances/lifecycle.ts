@@ -62,24 +62,8 @@ export const ACTION_TRANSITIONS: Readonly<Record<InstanceAction, { from: readonl
   'confirm-resize': { from: ['verify-resize'], to: 'running' },
   'revert-resize': { from: ['verify-resize'], to: 'resizing' },
   snapshot: { from: ['running', 'stopped', 'paused'], to: 'snapshotting' },
-  delete: {
-    from: [
-      'provisioning',
-      'running',
-      'stopping',
-      'stopped',
-      'starting',
-      'rebooting',
-      'pausing',
-      'paused',
-      'unpausing',
-      'resizing',
-      'verify-resize',
-      'snapshotting',
-      'error',
-    ],
-    to: 'deleting',
-  },
+  // Deletion may interrupt anything, even a step in progress: the controller's lease is fenced off.
+  delete: { from: INSTANCE_PHASES.filter((phase) => phase !== 'deleting' && phase !== 'deleted'), to: 'deleting' },
 };
 
 /** Phases the controller may move an instance to from each phase (besides user actions). */

@@ -189,22 +189,16 @@ CREATE TABLE instance_claims (
   gpus integer NOT NULL CHECK (gpus >= 0)
 );
 
--- A live address is a row; releasing deletes it. The primary key makes an address unique per subnet.
+-- A live address is a row; releasing deletes it. An address space is a subnet (private addresses) or a public pool;
+-- the primary key makes an address unique in its space.
 CREATE TABLE ip_addresses (
-  subnet_id text NOT NULL REFERENCES subnets (id),
+  space_id text NOT NULL,
   address inet NOT NULL,
   instance_uid uuid NOT NULL,
-  PRIMARY KEY (subnet_id, address)
+  public boolean NOT NULL DEFAULT false,
+  PRIMARY KEY (space_id, address)
 );
 CREATE INDEX ip_addresses_by_instance ON ip_addresses (instance_uid);
-
-CREATE TABLE public_ips (
-  pool_id text NOT NULL REFERENCES public_ip_pools (id),
-  address inet NOT NULL,
-  instance_uid uuid NOT NULL,
-  PRIMARY KEY (pool_id, address)
-);
-CREATE INDEX public_ips_by_instance ON public_ips (instance_uid);
 
 CREATE TABLE operations (
   id text PRIMARY KEY,

@@ -2,8 +2,10 @@
 -- Each call runs in its own subtransaction (the EXCEPTION block): a create that fails undoes only itself.
 -- Outcomes are returned as JSON; business failures are raised as SQLSTATE KU001 carrying that JSON.
 
--- Gateways are reserved as rows owned by this nil uuid, so allocation and gap search skip them naturally.
-CREATE OR REPLACE FUNCTION kumo_allocate_address(p_subnet text, p_cidr cidr, p_uid uuid) RETURNS inet
+-- Allocates the next free address of a space (a subnet, or a public pool): after the highest one in use, then the
+-- lowest gap once the end is reached. Gateways are reserved as rows owned by the nil uuid, so they are skipped
+-- naturally. Concurrent allocators meet on the primary key and move on.
+CREATE OR REPLACE FUNCTION kumo_allocate_address(p_space text, p_cidr cidr, p_uid uuid, p_public boolean) RETURNS inet
 LANGUAGE plpgsql AS $fn$
 DECLARE
   first_ip inet := host(p_cidr)::inet + 1;
@@ -11,52 +13,22 @@ DECLARE
   candidate inet;
   tries integer := 0;
 BEGIN
-  SELECT max(address) INTO candidate FROM ip_addresses WHERE subnet_id = p_subnet;
+  SELECT max(address) INTO candidate FROM ip_addresses WHERE space_id = p_space;
   candidate := COALESCE(candidate + 1, first_ip);
   LOOP
     IF candidate > last_ip OR candidate < first_ip THEN
       SELECT g INTO candidate FROM (
         SELECT first_ip AS g
-         WHERE NOT EXISTS (SELECT 1 FROM ip_addresses WHERE subnet_id = p_subnet AND address = first_ip)
+         WHERE NOT EXISTS (SELECT 1 FROM ip_addresses WHERE space_id = p_space AND address = first_ip)
         UNION ALL
         SELECT a.address + 1 FROM ip_addresses a
-         WHERE a.subnet_id = p_subnet AND a.address >= first_ip AND a.address < last_ip
-           AND NOT EXISTS (SELECT 1 FROM ip_addresses b WHERE b.subnet_id = p_subnet AND b.address = a.address + 1)
+         WHERE a.space_id = p_space AND a.address >= first_ip AND a.address < last_ip
+           AND NOT EXISTS (SELECT 1 FROM ip_addresses b WHERE b.space_id = p_space AND b.address = a.address + 1)
       ) gaps ORDER BY g LIMIT 1;
       IF candidate IS NULL THEN RETURN NULL; END IF;
     END IF;
-    INSERT INTO ip_addresses (subnet_id, address, instance_uid) VALUES (p_subnet, candidate, p_uid) ON CONFLICT DO NOTHING;
-    IF FOUND THEN RETURN candidate; END IF;
-    tries := tries + 1;
-    IF tries > 256 THEN RETURN NULL; END IF;
-    candidate := candidate + 1;
-  END LOOP;
-END
-$fn$;
-
-CREATE OR REPLACE FUNCTION kumo_allocate_public_ip(p_pool text, p_cidr cidr, p_uid uuid) RETURNS inet
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  first_ip inet := host(p_cidr)::inet + 1;
-  last_ip inet := host(broadcast(p_cidr))::inet - 1;
-  candidate inet;
-  tries integer := 0;
-BEGIN
-  SELECT max(address) INTO candidate FROM public_ips WHERE pool_id = p_pool;
-  candidate := COALESCE(candidate + 1, first_ip);
-  LOOP
-    IF candidate > last_ip OR candidate < first_ip THEN
-      SELECT g INTO candidate FROM (
-        SELECT first_ip AS g
-         WHERE NOT EXISTS (SELECT 1 FROM public_ips WHERE pool_id = p_pool AND address = first_ip)
-        UNION ALL
-        SELECT a.address + 1 FROM public_ips a
-         WHERE a.pool_id = p_pool AND a.address >= first_ip AND a.address < last_ip
-           AND NOT EXISTS (SELECT 1 FROM public_ips b WHERE b.pool_id = p_pool AND b.address = a.address + 1)
-      ) gaps ORDER BY g LIMIT 1;
-      IF candidate IS NULL THEN RETURN NULL; END IF;
-    END IF;
-    INSERT INTO public_ips (pool_id, address, instance_uid) VALUES (p_pool, candidate, p_uid) ON CONFLICT DO NOTHING;
+    INSERT INTO ip_addresses (space_id, address, instance_uid, public) VALUES (p_space, candidate, p_uid, p_public)
+    ON CONFLICT DO NOTHING;
     IF FOUND THEN RETURN candidate; END IF;
     tries := tries + 1;
     IF tries > 256 THEN RETURN NULL; END IF;
@@ -89,9 +61,10 @@ BEGIN
   UPDATE project_usage u SET instances = u.instances - p.n, vcpus = u.vcpus - p.vcpus, ram_mb = u.ram_mb - p.ram_mb
     FROM per_project p WHERE u.project_id = p.project_id;
 
-  DELETE FROM ip_addresses WHERE instance_uid = ANY (p_uids);
-  WITH gone AS (DELETE FROM public_ips p WHERE p.instance_uid = ANY (p_uids) RETURNING p.instance_uid),
-       per_project AS (SELECT i.project_id, count(*) AS n FROM gone g JOIN instances i ON i.uid = g.instance_uid GROUP BY i.project_id)
+  WITH gone AS (DELETE FROM ip_addresses a WHERE a.instance_uid = ANY (p_uids) RETURNING a.instance_uid, a.public),
+       per_project AS (
+         SELECT i.project_id, count(*) AS n FROM gone g JOIN instances i ON i.uid = g.instance_uid WHERE g.public
+          GROUP BY i.project_id)
   UPDATE project_usage u SET public_ips = u.public_ips - p.n FROM per_project p WHERE u.project_id = p.project_id;
 END
 $fn$;
@@ -193,13 +166,13 @@ BEGIN
       req := cmd->'addressRequests'->i;
       IF jsonb_typeof(req->'fixedIpv4') = 'string' THEN
         addr := (req->>'fixedIpv4')::inet;
-        INSERT INTO ip_addresses (subnet_id, address, instance_uid) VALUES (req->>'subnetId', addr, p_uid) ON CONFLICT DO NOTHING;
+        INSERT INTO ip_addresses (space_id, address, instance_uid) VALUES (req->>'subnetId', addr, p_uid) ON CONFLICT DO NOTHING;
         IF NOT FOUND THEN
           RAISE EXCEPTION USING ERRCODE = 'KU001',
             MESSAGE = jsonb_build_object('kind', 'address-in-use', 'address', host(addr))::text;
         END IF;
       ELSE
-        addr := kumo_allocate_address(req->>'subnetId', (req->>'cidr')::cidr, p_uid);
+        addr := kumo_allocate_address(req->>'subnetId', (req->>'cidr')::cidr, p_uid, false);
         IF addr IS NULL THEN
           RAISE EXCEPTION USING ERRCODE = 'KU001',
             MESSAGE = jsonb_build_object('kind', 'address-exhausted', 'subnetId', req->>'subnetId')::text;
@@ -209,7 +182,7 @@ BEGIN
     END LOOP;
 
     IF want_public = 1 THEN
-      addr := kumo_allocate_public_ip(pool->>'id', (pool->>'cidr')::cidr, p_uid);
+      addr := kumo_allocate_address(pool->>'id', (pool->>'cidr')::cidr, p_uid, true);
       IF addr IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'KU001',
           MESSAGE = jsonb_build_object('kind', 'address-exhausted', 'subnetId', pool->>'id')::text;
