@@ -36,13 +36,15 @@ if (!env.DATABASE_URL) {
   const { startEmbeddedPostgres } = await import(join(root, 'dist/src/store/embedded-postgres-server.js'));
   tempDir = mkdtempSync(join(tmpdir(), 'kumo-test-pg-'));
   chmodSync(tempDir, 0o755);
-  embedded = await startEmbeddedPostgres({ dataDir: tempDir, database: 'postgres' });
+  embedded = await startEmbeddedPostgres({ dataDir: tempDir, database: 'postgres', maxConnections: 400 });
   env.KUMO_TEST_DATABASE_URL = embedded.connectionString;
   console.log(`# tests on an embedded PostgreSQL server at 127.0.0.1:${embedded.port}`);
 } else {
   console.log('# tests on the PostgreSQL server at DATABASE_URL');
 }
 
+// Many Kumo processes share one test server: keep each one's pool small so they fit in max_connections.
+env.KUMO_DB_POOL_SIZE ??= '6';
 const concurrency = process.env.KUMO_TEST_CONCURRENCY ?? '2';
 const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
   stdio: 'inherit',

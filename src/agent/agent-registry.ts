@@ -1,4 +1,5 @@
 import type { GuestConsole } from '../core/instances/instance-service.js';
+import { UnsupportedError } from '../core/errors.js';
 import { GuestNotFoundError } from '../drivers/hypervisor-driver.js';
 import type { AgentClient, AgentDirectory } from './agent-client.js';
 
@@ -26,12 +27,16 @@ export class AgentRegistry implements AgentDirectory, GuestConsole {
   }
 
   /**
-   * Empty when the host has no agent here, its driver has no console, or the guest is gone (not created yet, or
-   * deleted meanwhile); an unreachable host is an error the caller sees.
+   * Empty when the host's driver has no console or the guest is gone (not created yet, or deleted meanwhile). A host
+   * whose agent runs in another Kumo process is an UnsupportedError (a fleet would reach it over HTTP); an unreachable
+   * host is an error the caller sees.
    */
   async consoleOutput(hostId: string, instanceUid: string, maxLines: number): Promise<string> {
     const agent = this.agents.get(hostId);
-    if (!agent || !agent.capabilities.consoleOutput) return '';
+    if (!agent) {
+      throw new UnsupportedError(`the console of this instance is served by the Kumo process that runs host ${hostId}`);
+    }
+    if (!agent.capabilities.consoleOutput) return '';
     return agent.consoleOutput(instanceUid, maxLines).catch((error: unknown) => {
       if (error instanceof GuestNotFoundError) return '';
       throw error;

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Host, HostState } from '../core/hosts.js';
 import type { Clock, HostStore } from '../core/ports.js';
 import type { GuestEvent, HypervisorDriver } from '../drivers/hypervisor-driver.js';
@@ -27,6 +28,11 @@ export interface AgentOptions {
   clock?: Clock;
   /** Default 10 s. */
   heartbeatIntervalMs?: number;
+  /**
+   * Who runs this agent: stable across restarts of the same Kumo (machine and data directory), different between
+   * processes, so a second process cannot take over a host whose owner still heartbeats. Default: host name and pid.
+   */
+  owner?: string;
   /** How often every guest's status is reported; default 30 s. */
   sweepIntervalMs?: number;
   /** Called when the host record changed (registered, went down or up): the scheduler's `invalidate`. */
@@ -154,7 +160,7 @@ export class Agent {
       ramAllocationRatio: host.ramAllocationRatio ?? 1,
       diskAllocationRatio: host.diskAllocationRatio ?? 1,
       heartbeatAt: this.clock.now(),
-    });
+    }, this.options.owner ?? `${hostname()}:${process.pid}`, this.options.heartbeatIntervalMs * 3);
     this.options.onHostChanged?.();
     return registered;
   }

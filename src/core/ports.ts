@@ -244,7 +244,15 @@ export interface EventStore {
 }
 
 export interface HostStore {
-  upsertHost(host: Omit<Host, 'usedVcpus' | 'usedRamMb' | 'usedDiskGb' | 'usedGpus' | 'instanceCount' | 'createdAt'>): Promise<Host>;
+  /**
+   * Registers or updates a host for `owner` (the Kumo process whose agent runs it). Throws a ConflictError when another
+   * owner's heartbeat on the host is younger than `staleAfterMs`: two agents must never drive one host.
+   */
+  upsertHost(
+    host: Omit<Host, 'usedVcpus' | 'usedRamMb' | 'usedDiskGb' | 'usedGpus' | 'instanceCount' | 'createdAt'>,
+    owner: string,
+    staleAfterMs: number,
+  ): Promise<Host>;
   listHosts(): Promise<Host[]>;
   setHostState(id: string, state: HostState): Promise<void>;
   heartbeat(id: string, at: Date): Promise<void>;
@@ -254,8 +262,8 @@ export interface HostStore {
 export interface ControllerStore {
   /**
    * Claims up to `limit` instances that need a step (transitional phases, or due re-queues) and whose lease is free or
-   * expired, for `leaseMs`, among the instances placed on `hostIds`: a controller only takes work it can carry out
-   * through the agents it reaches.
+   * expired, for `leaseMs`, among the instances placed on `hostIds` (or on no host, such as the deletion of a create
+   * that failed): a controller only takes work it can carry out through the agents it reaches.
    */
   leaseInstances(owner: string, limit: number, leaseMs: number, hostIds: string[]): Promise<Instance[]>;
   renewLeases(owner: string, uids: string[], leaseMs: number): Promise<void>;
@@ -268,6 +276,8 @@ export interface ControllerStore {
 }
 
 export interface Store extends TenancyStore, CatalogStore, InstanceStore, EventStore, HostStore, ControllerStore {
+  /** Runs `work` while holding a database-wide lock named `name`: one process at a time, across replicas. */
+  exclusively<T>(name: string, work: () => Promise<T>): Promise<T>;
   /** Round-trips to the database: for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -31,10 +31,16 @@ export interface KumoConfig {
   rateLimitBurst: number;
   /** KUMO_CONTROLLER=off runs the API without reconcilers (a second API-only replica). */
   controller: boolean;
+  /** KUMO_DB_POOL_SIZE: connections to PostgreSQL per process, default 20 (plus one for notifications). */
+  dbPoolSize: number;
   /** KUMO_LOG=1 turns on request logs. */
   requestLog: boolean;
   /** KUMO_QEMU_ACCEL: tcg (default), kvm, or kvm:tcg. */
   qemuAccel: string;
+  /** KUMO_QEMU_ZONE: the zone of the single-machine QEMU host, default us1-a. */
+  qemuZone: string;
+  /** KUMO_QEMU_READY_TIMEOUT_MS: how long a guest may take to report ready, default 120000. */
+  qemuReadyTimeoutMs: number;
 }
 
 function integer(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
@@ -80,7 +86,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): KumoConfig {
     rateLimitPerSecond: integer('KUMO_RATE_LIMIT', 2000, env),
     rateLimitBurst: integer('KUMO_RATE_BURST', 4000, env),
     controller: env.KUMO_CONTROLLER !== 'off',
+    dbPoolSize: Math.max(2, integer('KUMO_DB_POOL_SIZE', 20, env)),
     requestLog: env.KUMO_LOG === '1',
     qemuAccel: env.KUMO_QEMU_ACCEL || 'tcg',
+    qemuZone: env.KUMO_QEMU_ZONE || 'us1-a',
+    qemuReadyTimeoutMs: integer('KUMO_QEMU_READY_TIMEOUT_MS', 120_000, env),
   };
 }

@@ -1,4 +1,5 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Agent, AgentRegistry, silentLogger, consoleLogger, type Logger } from '../agent/index.js';
@@ -87,7 +88,7 @@ export async function startKumo(config: KumoConfig, options: StartOptions = {}):
       log(embedded.adopted ? `adopted the embedded PostgreSQL left running on port ${embedded.port}` : `embedded PostgreSQL on 127.0.0.1:${embedded.port}`);
     }
 
-    const store = await openPostgresStore({ connectionString: databaseUrl, poolSize: 20 });
+    const store = await openPostgresStore({ connectionString: databaseUrl, poolSize: config.dbPoolSize });
     undo.push(() => store.close());
 
     const clock = new SystemClock();
@@ -97,7 +98,8 @@ export async function startKumo(config: KumoConfig, options: StartOptions = {}):
     const scheduler = new HostScheduler(store);
     const agents = new AgentRegistry();
 
-    const boot = await bootstrap({ catalog, tenancy }, { adminToken: config.adminToken });
+    // Replicas starting together on a fresh database must not both seed it.
+    const boot = await store.exclusively('kumo-bootstrap', () => bootstrap({ catalog, tenancy }, { adminToken: config.adminToken }));
     const adminTokenFile = join(config.dataDir, 'admin-token');
     if (boot.generatedAdminToken) await writeFile(adminTokenFile, `${boot.generatedAdminToken}\n`, { mode: 0o600 });
 
@@ -141,6 +143,7 @@ export async function startKumo(config: KumoConfig, options: StartOptions = {}):
         store,
         ...(controller ? { statusSink: controller.hostStatus } : {}),
         onHostChanged: () => scheduler.invalidate(),
+        owner: `${hostname()}:${config.dataDir}`,
         logger,
       });
       // Registered before it starts: its first guest report is handled through the registry.

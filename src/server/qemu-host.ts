@@ -22,13 +22,13 @@ export async function prepareQemuHost(
     }
   }
   deps.catalog.invalidate();
-  const zoneId = process.env.KUMO_QEMU_ZONE ?? 'us1-a';
+  const zoneId = config.qemuZone;
   const zone = (await deps.catalog.listZones()).find((z) => z.id === zoneId);
   if (!zone) throw new Error(`KUMO_QEMU_ZONE ${zoneId} is not in the catalog`);
   const driver = new QemuDriver({
     stateDir: join(config.dataDir, 'qemu'),
     accel: config.qemuAccel as 'tcg',
-    readyTimeoutMs: Number(process.env.KUMO_QEMU_READY_TIMEOUT_MS ?? 120_000),
+    readyTimeoutMs: config.qemuReadyTimeoutMs,
   });
   // Small TCG guests touch a fraction of their RAM and idle near 1 % of a CPU: overcommit accordingly.
   return { id: `qemu-${hostname()}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63), zoneId, regionId: zone.regionId, driver, cpuRatio: Math.max(4, 16 / Math.max(1, cpus().length)), ramRatio: 2 };

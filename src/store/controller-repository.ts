@@ -9,6 +9,7 @@ import type {
   ObservationUpdate,
   Operation,
 } from '../core/index.js';
+import { ConflictError } from '../core/index.js';
 import { withTransaction } from './database.js';
 import type { NotificationListener } from './notification-listener.js';
 import { hostFromRow, instanceColumns, reviveInstance, reviveOperation, type HostRow } from './row-mappers.js';
@@ -27,7 +28,7 @@ export class ControllerRepository implements ControllerStore, HostStore {
     const { rows } = await this.pool.query(
       `WITH stepping AS (
          SELECT uid FROM instances
-          WHERE needs_work AND host_id = ANY($4::text[])
+          WHERE needs_work AND (host_id = ANY($4::text[]) OR host_id IS NULL)
             AND (lease_until IS NULL OR lease_until < now()) AND (requeue_at IS NULL OR requeue_at <= now())
           ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED
        ), due AS (
@@ -209,16 +210,22 @@ export class ControllerRepository implements ControllerStore, HostStore {
     return rows.map((row) => reviveInstance(row.doc, row));
   }
 
-  async upsertHost(host: Omit<Host, 'usedVcpus' | 'usedRamMb' | 'usedDiskGb' | 'usedGpus' | 'instanceCount' | 'createdAt'>): Promise<Host> {
+  async upsertHost(
+    host: Omit<Host, 'usedVcpus' | 'usedRamMb' | 'usedDiskGb' | 'usedGpus' | 'instanceCount' | 'createdAt'>,
+    owner: string,
+    staleAfterMs: number,
+  ): Promise<Host> {
     const { rows } = await this.pool.query<HostRow>(
       `INSERT INTO hosts (id, name, region_id, zone_id, driver, state, arch, vcpus, ram_mb, disk_gb, gpus, cpu_ratio, ram_ratio,
-                          disk_ratio, gpu_capacity, heartbeat_at)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
+                          disk_ratio, gpu_capacity, heartbeat_at, owner)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
        ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, region_id = EXCLUDED.region_id, zone_id = EXCLUDED.zone_id,
          driver = EXCLUDED.driver, state = EXCLUDED.state, arch = EXCLUDED.arch, vcpus = EXCLUDED.vcpus,
          ram_mb = EXCLUDED.ram_mb, disk_gb = EXCLUDED.disk_gb, gpus = EXCLUDED.gpus, cpu_ratio = EXCLUDED.cpu_ratio,
          ram_ratio = EXCLUDED.ram_ratio, disk_ratio = EXCLUDED.disk_ratio, gpu_capacity = EXCLUDED.gpu_capacity,
-         heartbeat_at = EXCLUDED.heartbeat_at
+         heartbeat_at = EXCLUDED.heartbeat_at, owner = EXCLUDED.owner
+       WHERE hosts.owner IS NULL OR hosts.owner = EXCLUDED.owner OR hosts.heartbeat_at IS NULL
+          OR hosts.heartbeat_at < now() - make_interval(secs => $18::double precision / 1000)
        RETURNING *`,
       [
         host.id,
@@ -237,9 +244,18 @@ export class ControllerRepository implements ControllerStore, HostStore {
         host.diskAllocationRatio,
         host.gpus.reduce((sum, gpu) => sum + gpu.count, 0),
         host.heartbeatAt,
+        owner,
+        staleAfterMs,
       ],
     );
-    return hostFromRow(rows[0]!);
+    if (!rows[0]) {
+      const { rows: held } = await this.pool.query('SELECT owner FROM hosts WHERE id = $1', [host.id]);
+      throw new ConflictError(
+        `host ${host.id} is run by another Kumo process (${String(held[0]?.owner)}); give each process its own hosts (KUMO_HOST_PREFIX)`,
+        { resource: 'host', id: host.id },
+      );
+    }
+    return hostFromRow(rows[0]);
   }
 
   async listHosts(): Promise<Host[]> {

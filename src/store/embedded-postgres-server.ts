@@ -27,6 +27,8 @@ export interface EmbeddedPostgresOptions {
   database?: string;
   /** Receives one line per lifecycle event (initialised, started, adopted, stopped). */
   log?: (line: string) => void;
+  /** `max_connections`; default 100. The test runner raises it: many Kumo processes share its one server. */
+  maxConnections?: number;
 }
 
 /** A running embedded PostgreSQL server. */
@@ -114,7 +116,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const requestedPort = options.port !== undefined && options.port !== 0 ? options.port : undefined;
   const postmaster =
     (await adoptRunningPostmaster(pgDir, requestedPort, log)) ??
-    (await spawnPostmaster({ ...layout, pgDir }, binaries.postgres, runAs, requestedPort, log));
+    (await spawnPostmaster({ ...layout, pgDir }, binaries.postgres, runAs, requestedPort, log, options.maxConnections ?? 100));
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopping ??= stopPostmaster(postmaster, pgDir, log));
@@ -194,12 +196,13 @@ async function spawnPostmaster(
   runAs: PostgresOsUser | undefined,
   requestedPort: number | undefined,
   log: (line: string) => void,
+  maxConnections: number,
 ): Promise<Postmaster> {
   for (let attempt = 1; ; attempt++) {
     const port = requestedPort ?? (await pickFreePort());
     const started = Date.now();
     const args = ['-D', layout.pgDir, '-p', String(port)];
-    for (const [name, value] of SERVER_SETTINGS) args.push('-c', `${name}=${value}`);
+    for (const [name, value] of SERVER_SETTINGS) args.push('-c', `${name}=${name === 'max_connections' ? maxConnections : value}`);
     const child = await spawnDetached(postgres, args, layout.startupLog, runAs);
     let exit: string | undefined;
     child.on('error', (error) => (exit ??= error.message));

@@ -47,6 +47,19 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     methodsOf(new ControllerRepository(pool, listener)),
     {
     pool,
+    async exclusively<T>(name: string, work: () => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('SELECT pg_advisory_lock(hashtext($1))', [name]);
+        try {
+          return await work();
+        } finally {
+          await client.query('SELECT pg_advisory_unlock(hashtext($1))', [name]);
+        }
+      } finally {
+        client.release();
+      }
+    },
     async ping(): Promise<void> {
       await pool.query('SELECT 1');
     },

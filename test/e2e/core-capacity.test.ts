@@ -9,6 +9,7 @@ import { startTestKumo, type TestKumo } from '../support/test-kumo.js';
 import {
   assertError,
   DEFAULT_PROJECT,
+  GATEWAY_OWNER,
   hostUse,
   instanceBody,
   KumoApi,
@@ -100,9 +101,12 @@ describe('core e2e: capacity', () => {
     for (const response of accepted) await api.waitForStatus(DEFAULT_PROJECT, response.body.id, 'RUNNING');
   });
 
-  it('after 3 deletions finish, exactly 3 more fit', async () => {
+  it('after 3 deletions finish, exactly 3 more fit at once', async () => {
     const live = (await api.list(DEFAULT_PROJECT)).map((i) => i.id).sort();
     assert.equal(live.length, 10);
+    // Still full. (This refusal also has the scheduler read the hosts just before the deletions: capacity they free
+    // must be usable as soon as they are finished, not only once the scheduler's host list expires.)
+    assertError(await api.create(DEFAULT_PROJECT, medium('still-full')), 503, 'INSUFFICIENT_CAPACITY');
     const doomed = live.slice(0, 3);
     for (const name of doomed) assert.equal((await api.delete(DEFAULT_PROJECT, name)).status, 202);
     // Until a deletion finishes, its claim still holds the host.
@@ -213,7 +217,7 @@ describe('core e2e: quota, billing and addresses', () => {
     assert.equal(new Set(addresses).size, live.length, JSON.stringify(addresses));
     const [gateway] = await queryDatabase<{ n: number }>(
       kumo.databaseUrl,
-      "SELECT count(*)::int AS n FROM ip_addresses WHERE subnet_id = 'tiny-net-v4' AND address = '10.30.0.1'",
+      `SELECT count(*)::int AS n FROM ip_addresses WHERE address = '10.30.0.1' AND instance_uid = '${GATEWAY_OWNER}'`,
     );
     assert.equal(gateway?.n, 1, 'the gateway row stays reserved');
     assert.deepEqual(await storeInvariantViolations(kumo.databaseUrl), []);

@@ -359,6 +359,11 @@ export async function storeInvariantViolations(databaseUrl: string): Promise<str
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
+    // The column naming an address's space (its subnet): `subnet_id`, or `space_id` once public pools share the table.
+    const { rows: columns } = await client.query<{ column_name: string }>(
+      "SELECT column_name FROM information_schema.columns WHERE table_name = 'ip_addresses' AND column_name IN ('space_id', 'subnet_id')",
+    );
+    const space = columns[0]?.column_name ?? 'subnet_id';
     const violations: string[] = [];
     const check = async (label: string, sql: string) => {
       const { rows } = await client.query(sql);
@@ -390,7 +395,7 @@ export async function storeInvariantViolations(databaseUrl: string): Promise<str
     );
     await check(
       'address held by no live instance',
-      `SELECT a.subnet_id, host(a.address) AS address, a.instance_uid FROM ip_addresses a LEFT JOIN instances i ON i.uid = a.instance_uid
+      `SELECT a.${space}, host(a.address) AS address, a.instance_uid FROM ip_addresses a LEFT JOIN instances i ON i.uid = a.instance_uid
         WHERE a.instance_uid <> '${GATEWAY_OWNER}' AND (i.uid IS NULL OR i.deleted_at IS NOT NULL)`,
     );
     await check(
@@ -405,7 +410,7 @@ export async function storeInvariantViolations(databaseUrl: string): Promise<str
       `SELECT i.name, nic->>'subnetId' AS subnet, nic->>'ipv4Address' AS address
          FROM instances i, jsonb_array_elements(i.doc->'nics') nic
         WHERE i.deleted_at IS NULL AND i.phase <> 'error' AND COALESCE(nic->>'ipv4Address', '') <> ''
-          AND NOT EXISTS (SELECT 1 FROM ip_addresses a WHERE a.subnet_id = nic->>'subnetId'
+          AND NOT EXISTS (SELECT 1 FROM ip_addresses a WHERE a.${space} = nic->>'subnetId'
                             AND a.address = (nic->>'ipv4Address')::inet AND a.instance_uid = i.uid)`,
     );
     await check(

@@ -48,6 +48,7 @@ export async function startTestKumo(options: TestKumoOptions = {}): Promise<Test
     KUMO_ADMIN_TOKEN: adminToken,
     KUMO_RATE_LIMIT: '100000',
     KUMO_RATE_BURST: '100000',
+    KUMO_DB_POOL_SIZE: process.env.KUMO_DB_POOL_SIZE ?? '6',
     ...options.env,
   });
   const kumo = await startKumo(config, { principalCacheMs: 0, ...options });

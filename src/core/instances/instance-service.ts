@@ -177,6 +177,11 @@ export class InstanceService {
     for (let attempt = 0; attempt < 2; attempt++) {
       const ranked = await this.placement.rank(placementRequest);
       if (ranked.candidates.length === 0) {
+        // The scheduler's view of the hosts may predate a release; look at the hosts as they are before refusing.
+        if (attempt === 0) {
+          this.placement.invalidate();
+          continue;
+        }
         throw await this.capacityError(placementRequest, ranked.excludedBy, resolved.type);
       }
       const outcome = await this.store.createInstance({

@@ -37,7 +37,7 @@ export class GuestRuntimes {
   private closed = false;
 
   constructor(private readonly options: GuestRuntimesOptions) {
-    this.monitor = setInterval(() => void this.checkAll(), options.monitorIntervalMs);
+    this.monitor = setInterval(() => void this.checkAll().catch(() => undefined), options.monitorIntervalMs);
     this.monitor.unref();
   }
 
@@ -45,7 +45,7 @@ export class GuestRuntimes {
   track(id: string, spawned: SpawnedQemu): Runtime {
     const runtime: Runtime = { pid: spawned.pid, qmp: undefined, spawned, stopping: false, gone: false, lastShutdown: undefined };
     this.runtimes.set(id, runtime);
-    void spawned.exited.then(() => this.onExit(id, runtime));
+    void spawned.exited.then(() => this.onExit(id, runtime)).catch(() => undefined);
     return runtime;
   }
 
@@ -80,11 +80,14 @@ export class GuestRuntimes {
     runtime.qmp = qmp;
     qmp.on('event', (event) => {
       if (event.event === 'SHUTDOWN') runtime.lastShutdown = event;
-      if (event.event === 'RESET') void markNewBoot(files, runtime.pid, 'reset');
+      // Best effort: the guest's directory may be going away (a failed create, a destroy) while it resets.
+      if (event.event === 'RESET') void markNewBoot(files, runtime.pid, 'reset').catch(() => undefined);
     });
     qmp.on('close', () => {
       if (runtime.qmp === qmp) runtime.qmp = undefined;
-      void waitForProcessExit(runtime.pid, 3000).then((exited) => (exited ? this.onExit(files.id, runtime) : undefined));
+      void waitForProcessExit(runtime.pid, 3000)
+        .then((exited) => (exited ? this.onExit(files.id, runtime) : undefined))
+        .catch(() => undefined);
     });
   }
 
@@ -132,7 +135,7 @@ export class GuestRuntimes {
     const event: GuestEvent = byGuest
       ? { id, power: 'shutdown', reason: 'the guest powered itself off' }
       : { id, power: 'crashed', reason: `qemu exited unexpectedly (${String(runtime.lastShutdown?.data?.reason ?? 'no shutdown event')})` };
-    if (existsSync(files.dir)) await files.writeExit({ power: event.power, reason: event.reason });
+    if (existsSync(files.dir)) await files.writeExit({ power: event.power, reason: event.reason }).catch(() => undefined);
     this.options.onGuestEvent(event);
   }
 

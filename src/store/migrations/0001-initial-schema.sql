@@ -142,6 +142,9 @@ CREATE TABLE hosts (
   used_gpus integer NOT NULL DEFAULT 0,
   instance_count integer NOT NULL DEFAULT 0,
   heartbeat_at timestamptz,
+  -- The Kumo process (machine and data directory) whose agent runs the host; another one may take it over only
+  -- once its heartbeat has gone stale.
+  owner text,
   created_at timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT hosts_capacity_never_negative CHECK (
     used_vcpus >= 0 AND used_ram_mb >= 0 AND used_disk_gb >= 0 AND used_gpus >= 0 AND instance_count >= 0

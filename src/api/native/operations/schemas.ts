@@ -22,6 +22,7 @@ export const OperationView = Type.Object(
           name: Type.String(),
           status: Type.String({ enum: ['STARTED', 'SUCCEEDED', 'FAILED'] }),
           at: Timestamp,
+          elapsedMs: Type.Optional(Type.Integer({ description: 'Milliseconds since the operation was accepted.' })),
           message: Type.Optional(Type.String()),
         },
         { additionalProperties: false },

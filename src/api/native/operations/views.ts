@@ -26,6 +26,7 @@ export function operationView(operation: Operation, region: string): OperationVi
       name: step.name,
       status: step.status.toUpperCase(),
       at: rfc3339(step.at),
+      ...(step.elapsedMs !== undefined ? { elapsedMs: step.elapsedMs } : {}),
       ...(step.message ? { message: step.message } : {}),
     })),
     createdAt: rfc3339(operation.createdAt),
