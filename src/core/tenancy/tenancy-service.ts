@@ -32,7 +32,12 @@ export function formatApiKey(keyId: string, secret: string): string {
   return `kumo_${keyId}_${secret}`;
 }
 
+/** How long a project's billing status is trusted without reading it again. */
+const PROJECT_CACHE_MS = 1_000;
+
 export class TenancyService {
+  private readonly projects = new Map<string, { project: Project & { billingStatus: BillingStatus }; expires: number }>();
+
   constructor(
     private readonly store: TenancyStore,
     private readonly clock: Clock,
@@ -54,9 +59,23 @@ export class TenancyService {
   async authorize(principal: Principal, projectId: string, access: Access): Promise<Project & { billingStatus: BillingStatus }> {
     if (principal.projectId !== null && principal.projectId !== projectId) throw new NotFoundError('project', projectId);
     if (access !== 'read' && principal.role === 'reader') throw new ForbiddenError('a reader key cannot change resources');
-    const project = await this.store.getProject(projectId);
+    const project = await this.cachedProject(projectId);
     if (!project) throw new NotFoundError('project', projectId);
     if (access === 'mutate' && project.billingStatus !== 'active') throw new BillingError(project.billingStatus);
+    return project;
+  }
+
+  /**
+   * Every request authorizes against its project; at a thousand requests a second that read is worth caching for a
+   * moment. A billing change made through this process applies at once, through another replica within the TTL.
+   */
+  private async cachedProject(projectId: string): Promise<(Project & { billingStatus: BillingStatus }) | null> {
+    const now = Date.now();
+    const hit = this.projects.get(projectId);
+    if (hit && hit.expires > now) return hit.project;
+    const project = await this.store.getProject(projectId);
+    if (this.projects.size > 10_000) this.projects.clear();
+    if (project) this.projects.set(projectId, { project, expires: now + PROJECT_CACHE_MS });
     return project;
   }
 
@@ -92,6 +111,7 @@ export class TenancyService {
     const team = await this.findTeam(teamIdOrName);
     const updated = await this.store.updateTeam(team.id, patch);
     if (!updated) throw new NotFoundError('team', teamIdOrName);
+    this.projects.clear();
     return updated;
   }
 
