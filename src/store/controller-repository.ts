@@ -10,6 +10,7 @@ import type {
 } from '../core/index.js';
 import { ConflictError } from '../core/index.js';
 import type { NotificationListener } from './notification-listener.js';
+import { CHANNELS, type PostCommitNotifier } from './post-commit-notifier.js';
 import { hostFromRow, reviveInstance, type HostRow } from './row-mappers.js';
 
 /** Leases, observations and hosts: the controller's and the agents' side of the store. */
@@ -17,6 +18,7 @@ export class ControllerRepository implements ControllerStore, HostStore {
   constructor(
     private readonly pool: pg.Pool,
     private readonly listener: NotificationListener,
+    private readonly notifier: PostCommitNotifier,
   ) {}
 
   async leaseInstances(owner: string, limit: number, leaseMs: number, hostIds: string[]): Promise<Instance[]> {
@@ -60,15 +62,17 @@ export class ControllerRepository implements ControllerStore, HostStore {
       'SELECT kumo_record_observations($1, $2::jsonb) AS results',
       [owner, JSON.stringify(updates.map(observationCommand))],
     );
-    return (rows[0]?.results ?? []).map((result): ObservationResult =>
+    const results = (rows[0]?.results ?? []).map((result): ObservationResult =>
       result.kind === 'applied' && result.instance
         ? { kind: 'applied', instance: reviveInstance(result.instance) }
         : { kind: result.kind as 'lease-lost' | 'reclaim-failed' },
     );
+    for (const result of results) if (result.kind === 'applied') this.notifier.notify(CHANNELS.events, result.instance.projectId);
+    return results;
   }
 
   subscribeWork(listener: () => void): () => void {
-    return this.listener.subscribe('kumo_work', () => listener());
+    return this.listener.subscribe(CHANNELS.work, () => listener());
   }
 
   async listHostInstances(hostId: string): Promise<Instance[]> {

@@ -21,8 +21,18 @@ export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolCl
   }
 }
 
-export function createPool(connectionString: string, max = 16): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, application_name: 'kumo', idleTimeoutMillis: 30_000 });
+/**
+ * `asynchronousCommit` pools commit without waiting for the WAL flush: for writes that can be lost in a crash and
+ * re-derived (leases, the controller's observations), never for what a client is told was accepted.
+ */
+export function createPool(connectionString: string, max = 16, options: { asynchronousCommit?: boolean } = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    application_name: options.asynchronousCommit ? 'kumo-controller' : 'kumo',
+    idleTimeoutMillis: 30_000,
+    ...(options.asynchronousCommit ? { options: '-c synchronous_commit=off' } : {}),
+  });
   // An idle client that loses its server must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   return pool;

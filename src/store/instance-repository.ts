@@ -23,6 +23,7 @@ import {
 import type { CreateBatcher } from './create-batcher.js';
 import { withTransaction } from './database.js';
 import type { NotificationListener } from './notification-listener.js';
+import { CHANNELS, type PostCommitNotifier } from './post-commit-notifier.js';
 import { instanceColumns, reviveEvent, reviveInstance, reviveOperation } from './row-mappers.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -48,12 +49,15 @@ export class InstanceRepository implements InstanceStore, EventStore {
     private readonly pool: pg.Pool,
     private readonly batcher: CreateBatcher,
     private readonly listener: NotificationListener,
+    private readonly notifier: PostCommitNotifier,
   ) {}
 
   async createInstance(command: CreateInstanceCommand): Promise<CreateInstanceOutcome> {
     const outcome = await this.batcher.submit(command as unknown as Record<string, unknown>);
     switch (outcome.kind) {
       case 'created':
+        this.notifier.notify(CHANNELS.events, command.instance.projectId);
+        this.notifier.notify(CHANNELS.work);
         return { kind: 'created', result: reviveResult(outcome.result as StoredResult, false) };
       case 'replayed':
         return { kind: 'replayed', result: reviveResult(outcome.result as StoredResult, true) };
@@ -171,7 +175,6 @@ export class InstanceRepository implements InstanceStore, EventStore {
            SELECT $1, r, i, t, d FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[]) AS u(r, i, t, d)`,
           [ref.projectId, events.map((e) => e[0]), events.map((e) => e[1]), events.map((e) => e[2]), events.map((e) => JSON.stringify(e[3]))],
         );
-        await client.query("SELECT pg_notify('kumo_events', $1), pg_notify('kumo_work', '')", [ref.projectId]);
       }
       const result: MutationResult = { instance, operation, replayed: false };
       if (options.idempotency) {
@@ -184,6 +187,8 @@ export class InstanceRepository implements InstanceStore, EventStore {
       }
       return result;
     });
+    this.notifier.notify(CHANNELS.events, ref.projectId);
+    this.notifier.notify(CHANNELS.work);
     return outcome;
   }
 
@@ -227,7 +232,7 @@ export class InstanceRepository implements InstanceStore, EventStore {
   }
 
   subscribeEvents(listener: (projectId: string) => void): () => void {
-    return this.listener.subscribe('kumo_events', listener);
+    return this.listener.subscribe(CHANNELS.events, listener);
   }
 }
 

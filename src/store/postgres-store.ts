@@ -7,6 +7,7 @@ import { createPool } from './database.js';
 import { InstanceRepository } from './instance-repository.js';
 import { migrate } from './migrations.js';
 import { NotificationListener } from './notification-listener.js';
+import { PostCommitNotifier } from './post-commit-notifier.js';
 import { TenancyRepository } from './tenancy-repository.js';
 
 export interface PostgresStoreOptions {
@@ -39,12 +40,16 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   }
   const listener = new NotificationListener(options.connectionString);
   const batcher = new CreateBatcher(pool, options.batching);
+  const notifier = new PostCommitNotifier(pool);
+  // The controller's writes are re-derivable: a lease or an observation lost in a crash is taken or observed again
+  // (every step is idempotent). They commit without waiting for the disk, so they do not queue behind client writes.
+  const controllerPool = createPool(options.connectionString, Math.max(2, Math.ceil((options.poolSize ?? 16) / 3)), { asynchronousCommit: true });
   const store: Store & { pool: pg.Pool } = Object.assign(
     {},
     methodsOf(new TenancyRepository(pool)),
     methodsOf(new CatalogRepository(pool)),
-    methodsOf(new InstanceRepository(pool, batcher, listener)),
-    methodsOf(new ControllerRepository(pool, listener)),
+    methodsOf(new InstanceRepository(pool, batcher, listener, notifier)),
+    methodsOf(new ControllerRepository(controllerPool, listener, notifier)),
     {
     pool,
     async exclusively<T>(name: string, work: () => Promise<T>): Promise<T> {
@@ -65,6 +70,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     },
     async close(): Promise<void> {
       await listener.close();
+      await controllerPool.end();
       await pool.end();
     },
     },

@@ -1,4 +1,6 @@
--- Kumo's schema. The database enforces what it can: unique live names per project, unique live addresses per
+-- Kumo's schema. Nothing here sends NOTIFY: a notifying transaction holds a database-wide lock through its commit
+-- (fsync included), which would serialise every write. Wake-ups are sent after commit (post-commit-notifier.ts).
+-- The database enforces what it can: unique live names per project, unique live addresses per
 -- subnet, host capacity never negative or oversubscribed, one live claim per instance.
 
 CREATE TABLE teams (

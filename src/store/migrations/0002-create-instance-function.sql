@@ -212,8 +212,6 @@ BEGIN
       UPDATE idempotency_keys k SET result = outcome
        WHERE k.principal_id = idem->>'principalId' AND k.scope = idem->>'scope' AND k.key = idem->>'key';
     END IF;
-    PERFORM pg_notify('kumo_events', project);
-    PERFORM pg_notify('kumo_work', '');
     RETURN jsonb_build_object('kind', 'created', 'result', outcome);
   EXCEPTION
     WHEN SQLSTATE 'KU001' THEN

@@ -48,7 +48,6 @@ DECLARE
   finalize boolean;
   release boolean;
   results jsonb := '[]'::jsonb;
-  projects text[] := '{}';
 BEGIN
   FOR u IN SELECT value FROM jsonb_array_elements(p_updates) LOOP
     SELECT i.uid, i.doc, i.resource_version, i.project_id INTO cur
@@ -86,7 +85,6 @@ BEGIN
      WHERE i.uid = cur.uid;
     INSERT INTO events (project_id, resource, resource_id, type, data)
     VALUES (cur.project_id, 'instance', cur.uid::text, CASE WHEN finalize THEN 'deleted' ELSE 'updated' END, new_doc);
-    projects := array_append(projects, cur.project_id);
 
     op := u->'operation';
     IF jsonb_typeof(op) = 'object' THEN
@@ -110,7 +108,6 @@ BEGIN
     END IF;
     results := results || jsonb_build_array(jsonb_build_object('kind', 'applied', 'instance', new_doc));
   END LOOP;
-  PERFORM pg_notify('kumo_events', p) FROM (SELECT DISTINCT unnest(projects) AS p) ps;
   RETURN results;
 END
 $fn$;
