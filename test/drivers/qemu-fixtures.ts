@@ -80,8 +80,25 @@ export async function sshKeyPair(): Promise<{ dir: string; privateKey: string; p
   return { dir, privateKey, publicKey: (await readFile(`${privateKey}.pub`, 'utf8')).trim() };
 }
 
-/** Runs a command in the guest as root over SSH (only ever to an address the test assigned on its own bridge). */
-export function ssh(privateKey: string, address: string, command: string, timeoutSeconds = 10): Promise<string> {
+/**
+ * Runs a command in the guest as root over SSH (only ever to an address the test assigned on its own bridge). A
+ * connection-level failure is retried for a few seconds: right after a guest comes back from a stop, the host's
+ * neighbour entry for its address can still be FAILED from while it was down ("No route to host").
+ */
+export async function ssh(privateKey: string, address: string, command: string, timeoutSeconds = 10): Promise<string> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      return await sshOnce(privateKey, address, command, timeoutSeconds);
+    } catch (error) {
+      const unreachable = /No route to host|Connection refused/.test(String((error as Error).message));
+      if (!unreachable || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
+function sshOnce(privateKey: string, address: string, command: string, timeoutSeconds: number): Promise<string> {
   return run(
     'ssh',
     [
