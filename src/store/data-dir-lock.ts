@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { syncDirectory, writeFileDurably } from './durable-files.js';
 import { inspectProcess, ownProcessStartTime } from './inspect-process.js';
 
 /** The lock file's name inside a Kumo data directory. */
@@ -42,7 +43,7 @@ export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> 
   const lockPath = join(dir, DATA_DIR_LOCK_FILE);
   const own: LockRecord = { pid: process.pid, startTime: await ownProcessStartTime() };
   const draft = join(dir, `.${DATA_DIR_LOCK_FILE}.${process.pid}.${randomBytes(6).toString('hex')}`);
-  await writeDurably(draft, `${JSON.stringify(own)}\n`);
+  await writeFileDurably(draft, `${JSON.stringify(own)}\n`, 0o644);
   try {
     for (let round = 0; round < ACQUIRE_ROUNDS; round++) {
       try {
@@ -135,25 +136,7 @@ async function readLockRecord(path: string): Promise<LockRecord | undefined> {
   return { pid: 0, startTime: '' };
 }
 
-async function writeDurably(path: string, content: string): Promise<void> {
-  const handle = await open(path, 'wx', 0o644);
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
-/** Makes a just-created directory entry survive a crash. */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 function errorCode(error: unknown): string | undefined {
   return error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;

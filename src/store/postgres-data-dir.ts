@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncDirectory, writeFileDurably } from './durable-files.js';
 import { EMBEDDED_POSTGRES_MAJOR_VERSION, POSTGRES_PROCESS_ENV } from './postgres-binaries.js';
 import type { PostgresOsUser } from './postgres-os-user.js';
 
@@ -198,21 +199,4 @@ async function createPassword(passwordFile: string): Promise<string> {
   return password;
 }
 
-async function writeFileDurably(path: string, content: string, mode: number): Promise<void> {
-  const handle = await open(path, 'wx', mode);
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}

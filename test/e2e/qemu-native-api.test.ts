@@ -8,6 +8,7 @@
  * The three suites run one after another and never have more than two guests at once.
  */
 import assert from 'node:assert/strict';
+import { freePort } from '../support/free-port.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,6 @@ import {
   assertGuestGone,
   createBody,
   destroyLeftovers,
-  freePort,
   GUEST_SUBNET,
   INSTANCES,
   NativeClient,

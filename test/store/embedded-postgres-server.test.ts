@@ -1,8 +1,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { freePort } from '../support/free-port.js';
 import { once } from 'node:events';
 import { access, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,16 +48,6 @@ async function start(dataDir: string, port?: number, log?: string[]): Promise<Em
   return handle;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
 
 async function query<T extends pg.QueryResultRow>(connectionString: string, sql: string): Promise<T[]> {
   const client = new pg.Client({ connectionString });
