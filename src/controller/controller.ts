@@ -4,7 +4,7 @@ import type { AgentDirectory } from '../agent/agent-client.js';
 import { consoleLogger, errorDetails, type Logger } from '../agent/logger.js';
 import type { Instance } from '../core/instances/instance.js';
 import type { WorkNotifier } from '../core/instances/instance-service.js';
-import type { CatalogStore, Clock, ControllerStore, InstanceStore } from '../core/ports.js';
+import type { CatalogStore, Clock, ControllerStore, CreateLease, InstanceStore } from '../core/ports.js';
 import { CatalogCache } from './catalog-cache.js';
 import { HostStatusReconciler } from './host-status-reconciler.js';
 import { InstanceReconciler, type ReconcilerSettings } from './instance-reconciler.js';
@@ -172,6 +172,17 @@ export class Controller implements WorkNotifier {
     const waiter = this.wakeWaiter;
     this.wakeWaiter = null;
     waiter?.();
+  }
+
+  leaseForCreate(): CreateLease | null {
+    // Leave headroom: a create offered here must be dispatchable at once, or it would sit leased until expiry.
+    if (!this.running || this.inFlight.size >= this.maxInFlight - this.batchSize) return null;
+    return { owner: this.owner, leaseMs: this.leaseMs, hostIds: this.agents.hostIds() };
+  }
+
+  created(instance: Instance, leased: boolean): void {
+    if (leased) this.dispatch(instance);
+    else this.wake();
   }
 
   stats(): ControllerStats {

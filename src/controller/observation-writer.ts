@@ -9,7 +9,7 @@ interface PendingGroup {
 export interface ObservationWriterOptions {
   /** Most updates in one transaction; default 256. */
   maxBatch?: number;
-  /** Transactions in flight at once; default 2. */
+  /** Transactions in flight at once; default 1 (larger batches, fewer commits: see CreateBatcher). */
   maxConcurrent?: number;
 }
 
@@ -35,7 +35,7 @@ export class ObservationWriter {
     options: ObservationWriterOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 256;
-    this.maxConcurrent = options.maxConcurrent ?? 2;
+    this.maxConcurrent = options.maxConcurrent ?? 1;
   }
 
   /** Records the updates (applied in order, in one transaction); resolves with one result per update. */

@@ -35,7 +35,7 @@ export async function resizeInstance(context: StepContext, settings: PowerSettin
     patch: { vcpus: size.vcpus, ramMb: size.ramMb, diskGb: size.diskGb },
     statusMessage: `claiming ${type.id} on host ${agent.hostId}`,
     ...(context.operationId
-      ? { operation: { id: context.operationId, status: 'running' as const, step: context.step('claim', 'succeeded', `${type.id} claimed on host ${agent.hostId}`) } }
+      ? { operation: { id: context.operationId, status: 'running' as const, steps: [context.step('claim', 'succeeded', `${type.id} claimed on host ${agent.hostId}`)] } }
       : {}),
   });
   if (claimed.kind === 'reclaim-failed') {

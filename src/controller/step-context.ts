@@ -144,19 +144,15 @@ export class StepContext {
   }
 
   /**
-   * The updates that record an outcome: each step but the last as its own update, then one update with the phase,
-   * power, conditions, the last step and the operation's end. With `operation: null` the lease is kept, so a
-   * further outcome can follow in the same write (a create that then stops).
+   * The update that records an outcome: the phase, power, conditions, every step and the operation's end, as one
+   * change of the instance and one of its operation (one event each), however many steps the driver reported. With
+   * `operation: null` the lease is kept, so a further outcome can follow in the same write (a create that then stops).
    */
   outcome(outcome: StepOutcome): ObservationUpdate[] {
     const uid = this.instance.uid;
     const operationId = this.operationId;
     const now = this.now();
-    const steps = [...outcome.steps];
-    const last = steps.pop();
-    const updates: ObservationUpdate[] = operationId
-      ? steps.map((step) => ({ uid, operation: { id: operationId, status: 'running' as const, step } }))
-      : [];
+    const steps = outcome.steps;
     this.conditions = setCondition(
       clearHostUnreachable(this.conditions, now),
       { type: READY, status: outcome.ready.status, reason: outcome.ready.reason, message: outcome.ready.message ?? '' },
@@ -180,16 +176,15 @@ export class StepContext {
     } else if (outcome.patch) {
       final.patch = outcome.patch;
     }
-    if (operationId && (last || outcome.operation)) {
+    if (operationId && (steps.length > 0 || outcome.operation)) {
       final.operation = {
         id: operationId,
         status: outcome.operation?.status ?? 'running',
-        ...(last ? { step: last } : {}),
+        ...(steps.length > 0 ? { steps } : {}),
         ...(outcome.operation?.error ? { error: outcome.operation.error } : {}),
       };
     }
-    updates.push(final);
-    return updates;
+    return [final];
   }
 
   /** The conditions as this step has left them so far. */
@@ -203,7 +198,7 @@ export class StepContext {
       {
         uid: this.instance.uid,
         statusMessage: message,
-        ...(operationId ? { operation: { id: operationId, status: 'running' as const, step: this.step(name, 'started', message, startedAt) } } : {}),
+        ...(operationId ? { operation: { id: operationId, status: 'running' as const, steps: [this.step(name, 'started', message, startedAt)] } } : {}),
       },
     ]);
   }

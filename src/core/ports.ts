@@ -72,10 +72,20 @@ export interface CreateInstanceCommand {
   publicIpPool: PublicIpPool | null;
   operation: Operation;
   idempotency: IdempotencyContext | null;
+  /** Lease the new instance to this controller when it lands on one of `hostIds`. */
+  lease?: CreateLease | null;
+}
+
+/** A controller's lease taken inside a create's transaction. */
+export interface CreateLease {
+  owner: string;
+  leaseMs: number;
+  /** The hosts this controller's agents run; an instance placed elsewhere is left for the replica that runs its host. */
+  hostIds: string[];
 }
 
 export type CreateInstanceOutcome =
-  | { kind: 'created'; result: MutationResult }
+  | { kind: 'created'; result: MutationResult; leased: boolean }
   | { kind: 'replayed'; result: MutationResult }
   | { kind: 'idempotency-mismatch' }
   | { kind: 'name-taken' }
@@ -151,7 +161,8 @@ export interface ObservationUpdate {
   patch?: Partial<Pick<Instance, 'instanceTypeId' | 'pendingInstanceTypeId' | 'previousInstanceTypeId' | 'vcpus' | 'ramMb' | 'diskGb' | 'currentOperationId' | 'desiredPower'>>;
   /** Adjust the host claim to a new size (resize) — an atomic claim that may fail. */
   reclaim?: ResourceClaim;
-  operation?: { id: string; status?: Operation['status']; step?: OperationStep; error?: Operation['error'] };
+  /** `steps` are appended to the operation's timeline in order, in the same write as the rest of the update. */
+  operation?: { id: string; status?: Operation['status']; steps?: OperationStep[]; error?: Operation['error'] };
   /** Release the host claim and addresses (failed create). */
   releaseResources?: boolean;
   /** Finish a deletion: release everything and mark the instance deleted. */
@@ -163,7 +174,7 @@ export interface ObservationUpdate {
 }
 
 export type ObservationResult =
-  | { kind: 'applied'; instance: Instance }
+  | { kind: 'applied' }
   | { kind: 'lease-lost' }
   | { kind: 'reclaim-failed' };
 

@@ -58,17 +58,13 @@ export class ControllerRepository implements ControllerStore, HostStore {
     if (updates.length === 0) return [];
     // One statement for the whole batch (0003-record-observations-function.sql): the controller's write path is as
     // hot as the create path, and a round trip per table per batch cost more than the work itself.
-    const { rows } = await this.pool.query<{ results: Array<{ kind: string; instance?: Record<string, unknown> }> }>(
+    const { rows } = await this.pool.query<{ results: Array<{ kind: ObservationResult['kind']; projectId?: string }> }>(
       'SELECT kumo_record_observations($1, $2::jsonb) AS results',
       [owner, JSON.stringify(updates.map(observationCommand))],
     );
-    const results = (rows[0]?.results ?? []).map((result): ObservationResult =>
-      result.kind === 'applied' && result.instance
-        ? { kind: 'applied', instance: reviveInstance(result.instance) }
-        : { kind: result.kind as 'lease-lost' | 'reclaim-failed' },
-    );
-    for (const result of results) if (result.kind === 'applied') this.notifier.notify(CHANNELS.events, result.instance.projectId);
-    return results;
+    const results = rows[0]?.results ?? [];
+    for (const result of results) if (result.kind === 'applied' && result.projectId) this.notifier.notify(CHANNELS.events, result.projectId);
+    return results.map((result): ObservationResult => ({ kind: result.kind }));
   }
 
   subscribeWork(listener: () => void): () => void {

@@ -9,7 +9,11 @@ interface Pending {
 export interface CreateBatcherOptions {
   /** Most creates in one statement. */
   maxBatch?: number;
-  /** Batches in flight at once, each on its own connection. */
+  /**
+   * Batches in flight at once, each on its own connection; default 1. Measured on 2 cores: one batch in flight makes
+   * batches larger (≈3.8 creates instead of ≈2.3 at concurrency 8) and creates ≈15% faster than two, because a second
+   * batch only waited on the first's row locks (project usage, hosts) while costing a commit of its own.
+   */
   maxInFlight?: number;
 }
 
@@ -30,7 +34,7 @@ export class CreateBatcher {
     options: CreateBatcherOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 64;
-    this.maxInFlight = options.maxInFlight ?? 2;
+    this.maxInFlight = options.maxInFlight ?? 1;
   }
 
   submit(command: Record<string, unknown>): Promise<Record<string, unknown>> {

@@ -57,8 +57,9 @@ export class InstanceRepository implements InstanceStore, EventStore {
     switch (outcome.kind) {
       case 'created':
         this.notifier.notify(CHANNELS.events, command.instance.projectId);
-        this.notifier.notify(CHANNELS.work);
-        return { kind: 'created', result: reviveResult(outcome.result as StoredResult, false) };
+        // A create leased to this process's controller is its work already; tell the other replicas only otherwise.
+        if (outcome.leased !== true) this.notifier.notify(CHANNELS.work);
+        return { kind: 'created', result: reviveResult(outcome.result as StoredResult, false), leased: outcome.leased === true };
       case 'replayed':
         return { kind: 'replayed', result: reviveResult(outcome.result as StoredResult, true) };
       case 'in-flight':

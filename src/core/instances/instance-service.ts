@@ -30,6 +30,7 @@ import type { TenancyService } from '../tenancy/tenancy-service.js';
 import type { Principal } from '../tenancy/tenancy.js';
 import type { Instance, InstanceDisk, InstanceNic, Operation, OperationKind } from './instance.js';
 import { buildActionMutation, buildUpdateMutation } from './instance-mutations.js';
+import type { CreateLease } from '../ports.js';
 import type {
   CreateInstanceRequest,
   CreateNicRequest,
@@ -38,9 +39,17 @@ import type {
   UpdateInstanceRequest,
 } from './instance-requests.js';
 
-/** Wakes the controller after a commit, so work starts without waiting for a poll. */
+/**
+ * The controller as the instance service sees it: woken after a commit so work starts without waiting for a poll,
+ * and offered new instances directly. A create leased to this process's controller in its own transaction
+ * ({@link WorkNotifier.leaseForCreate}) starts its first step without a lease query or a second write.
+ */
 export interface WorkNotifier {
   wake(): void;
+  /** The lease a create may take for this controller; null when it has no room (the instance waits for any replica). */
+  leaseForCreate?(): CreateLease | null;
+  /** A committed create; `leased` when it holds the lease from {@link leaseForCreate}. */
+  created?(instance: Instance, leased: boolean): void;
 }
 
 /** Reads a guest's serial console through whichever agent runs its host. */
@@ -196,10 +205,12 @@ export class InstanceService {
         publicIpPool,
         operation,
         idempotency: ctx.idempotency,
+        lease: this.notifier.leaseForCreate?.() ?? null,
       });
       switch (outcome.kind) {
         case 'created':
-          this.notifier.wake();
+          if (this.notifier.created) this.notifier.created(outcome.result.instance, outcome.leased);
+          else this.notifier.wake();
           return outcome.result;
         case 'replayed':
           return outcome.result;

@@ -1,0 +1,247 @@
+-- Fewer writes per instance on the hot path (docs/adr/0005):
+-- * A create made by a replica whose agents run the chosen host is leased to that replica's controller in the same
+--   insert (`cmd.lease`), so the controller starts the first step at once, without a lease query and a second write.
+-- * An observation answers only whether it applied (and the project, for the change-stream hint), not the whole
+--   document: the controller never reads it back.
+-- * An observation appends all the steps of an outcome at once (`operation.steps`), so a step that reports several
+--   timeline marks is one instance write and one operation write, not one per mark.
+
+CREATE OR REPLACE FUNCTION kumo_create_instance(cmd jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  inst jsonb := cmd->'instance';
+  op jsonb := cmd->'operation';
+  idem jsonb := cmd->'idempotency';
+  pool jsonb := cmd->'publicIpPool';
+  lease jsonb := cmd->'lease';
+  project text := inst->>'projectId';
+  p_uid uuid := (inst->>'uid')::uuid;
+  want_public integer := CASE WHEN jsonb_typeof(cmd->'publicIpPool') = 'object' THEN 1 ELSE 0 END;
+  need_vcpus integer := (inst->>'vcpus')::integer;
+  need_ram bigint := (inst->>'ramMb')::bigint;
+  existing record;
+  usage record;
+  quota record;
+  cand jsonb;
+  claim jsonb;
+  chosen_host text;
+  chosen_zone text;
+  req jsonb;
+  addr inet;
+  sid bigint;
+  outcome jsonb;
+  i integer;
+  violated text;
+BEGIN
+  BEGIN
+    IF jsonb_typeof(idem) = 'object' THEN
+      INSERT INTO idempotency_keys (principal_id, scope, key, fingerprint, expires_at)
+      VALUES (idem->>'principalId', idem->>'scope', idem->>'key', idem->>'fingerprint', now() + interval '24 hours')
+      ON CONFLICT DO NOTHING;
+      IF NOT FOUND THEN
+        SELECT k.fingerprint, k.result, k.expires_at INTO existing FROM idempotency_keys k
+         WHERE k.principal_id = idem->>'principalId' AND k.scope = idem->>'scope' AND k.key = idem->>'key' FOR UPDATE;
+        IF existing.expires_at < now() THEN
+          UPDATE idempotency_keys k SET fingerprint = idem->>'fingerprint', result = NULL, created_at = now(),
+                 expires_at = now() + interval '24 hours'
+           WHERE k.principal_id = idem->>'principalId' AND k.scope = idem->>'scope' AND k.key = idem->>'key';
+        ELSIF existing.fingerprint <> idem->>'fingerprint' THEN
+          RETURN jsonb_build_object('kind', 'idempotency-mismatch');
+        ELSIF existing.result IS NULL THEN
+          RETURN jsonb_build_object('kind', 'in-flight');
+        ELSE
+          RETURN jsonb_build_object('kind', 'replayed', 'result', existing.result);
+        END IF;
+      END IF;
+    END IF;
+
+    UPDATE project_usage u
+       SET instances = u.instances + 1, vcpus = u.vcpus + need_vcpus, ram_mb = u.ram_mb + need_ram,
+           public_ips = u.public_ips + want_public
+      FROM project_quotas q
+     WHERE u.project_id = project AND q.project_id = project
+       AND u.instances + 1 <= q.instances AND u.vcpus + need_vcpus <= q.vcpus
+       AND u.ram_mb + need_ram <= q.ram_mb AND u.public_ips + want_public <= q.public_ips;
+    IF NOT FOUND THEN
+      SELECT * INTO usage FROM project_usage WHERE project_id = project;
+      SELECT * INTO quota FROM project_quotas WHERE project_id = project;
+      RAISE EXCEPTION USING ERRCODE = 'KU001', MESSAGE = (CASE
+        WHEN quota IS NULL OR usage IS NULL THEN
+          jsonb_build_object('kind', 'quota-exceeded', 'resource', 'instances', 'limit', 0, 'used', 0, 'requested', 1)
+        WHEN usage.instances + 1 > quota.instances THEN
+          jsonb_build_object('kind', 'quota-exceeded', 'resource', 'instances', 'limit', quota.instances, 'used', usage.instances, 'requested', 1)
+        WHEN usage.vcpus + need_vcpus > quota.vcpus THEN
+          jsonb_build_object('kind', 'quota-exceeded', 'resource', 'vcpus', 'limit', quota.vcpus, 'used', usage.vcpus, 'requested', need_vcpus)
+        WHEN usage.ram_mb + need_ram > quota.ram_mb THEN
+          jsonb_build_object('kind', 'quota-exceeded', 'resource', 'ramMb', 'limit', quota.ram_mb, 'used', usage.ram_mb, 'requested', need_ram)
+        ELSE
+          jsonb_build_object('kind', 'quota-exceeded', 'resource', 'publicIps', 'limit', quota.public_ips, 'used', usage.public_ips, 'requested', want_public)
+      END)::text;
+    END IF;
+
+    FOR cand IN SELECT value FROM jsonb_array_elements(cmd->'candidates') LOOP
+      claim := cand->'claim';
+      UPDATE hosts h
+         SET used_vcpus = h.used_vcpus + (claim->>'vcpus')::integer,
+             used_ram_mb = h.used_ram_mb + (claim->>'ramMb')::bigint,
+             used_disk_gb = h.used_disk_gb + (claim->>'diskGb')::bigint,
+             used_gpus = h.used_gpus + (claim->>'gpus')::integer,
+             instance_count = h.instance_count + 1
+       WHERE h.id = cand->>'hostId' AND h.state = 'up'
+         AND h.used_vcpus + (claim->>'vcpus')::integer <= h.vcpu_capacity
+         AND h.used_ram_mb + (claim->>'ramMb')::bigint <= h.ram_capacity
+         AND h.used_disk_gb + (claim->>'diskGb')::bigint <= h.disk_capacity
+         AND h.used_gpus + (claim->>'gpus')::integer <= h.gpu_capacity
+      RETURNING h.id, h.zone_id INTO chosen_host, chosen_zone;
+      EXIT WHEN chosen_host IS NOT NULL;
+    END LOOP;
+    IF chosen_host IS NULL THEN
+      RAISE EXCEPTION USING ERRCODE = 'KU001',
+        MESSAGE = jsonb_build_object('kind', 'no-capacity', 'hostsTried', jsonb_array_length(cmd->'candidates'))::text;
+    END IF;
+
+    FOR i IN 0 .. COALESCE(jsonb_array_length(cmd->'addressRequests'), 0) - 1 LOOP
+      req := cmd->'addressRequests'->i;
+      IF jsonb_typeof(req->'fixedIpv4') = 'string' THEN
+        addr := (req->>'fixedIpv4')::inet;
+        INSERT INTO ip_addresses (space_id, address, instance_uid) VALUES (req->>'subnetId', addr, p_uid) ON CONFLICT DO NOTHING;
+        IF NOT FOUND THEN
+          RAISE EXCEPTION USING ERRCODE = 'KU001',
+            MESSAGE = jsonb_build_object('kind', 'address-in-use', 'address', host(addr))::text;
+        END IF;
+      ELSE
+        addr := kumo_allocate_address(req->>'subnetId', (req->>'cidr')::cidr, p_uid, false);
+        IF addr IS NULL THEN
+          RAISE EXCEPTION USING ERRCODE = 'KU001',
+            MESSAGE = jsonb_build_object('kind', 'address-exhausted', 'subnetId', req->>'subnetId')::text;
+        END IF;
+      END IF;
+      inst := jsonb_set(inst, ARRAY['nics', i::text, 'ipv4Address'], to_jsonb(host(addr)));
+    END LOOP;
+
+    IF want_public = 1 THEN
+      addr := kumo_allocate_address(pool->>'id', (pool->>'cidr')::cidr, p_uid, true);
+      IF addr IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'KU001',
+          MESSAGE = jsonb_build_object('kind', 'address-exhausted', 'subnetId', pool->>'id')::text;
+      END IF;
+      inst := jsonb_set(inst, ARRAY['nics', '0', 'publicIpv4'], to_jsonb(host(addr)));
+    END IF;
+
+    sid := nextval('instance_short_id_seq');
+    inst := inst || jsonb_build_object(
+      'shortId', sid,
+      'hostId', chosen_host,
+      'zoneId', CASE WHEN COALESCE(inst->>'zoneId', '') = '' THEN chosen_zone ELSE inst->>'zoneId' END);
+    INSERT INTO instances (uid, short_id, project_id, name, phase, desired_power, host_id, labels, doc, resource_version,
+                           created_at, updated_at, lease_owner, lease_until)
+    SELECT p_uid, sid, project, inst->>'name', inst->>'phase', inst->>'desiredPower', chosen_host, inst->'labels', inst,
+           (inst->>'resourceVersion')::bigint, (inst->>'createdAt')::timestamptz, (inst->>'updatedAt')::timestamptz,
+           l.owner, CASE WHEN l.owner IS NOT NULL THEN now() + make_interval(secs => (lease->>'leaseMs')::double precision / 1000) END
+      FROM (SELECT CASE WHEN jsonb_typeof(lease) = 'object' AND lease->'hostIds' ? chosen_host THEN lease->>'owner' END AS owner) l;
+    INSERT INTO instance_claims (instance_uid, host_id, vcpus, ram_mb, disk_gb, gpus)
+    VALUES (p_uid, chosen_host, (claim->>'vcpus')::integer, (claim->>'ramMb')::bigint, (claim->>'diskGb')::bigint,
+            (claim->>'gpus')::integer);
+    INSERT INTO operations (id, project_id, target_uid, status, doc, created_at)
+    VALUES (op->>'id', project, p_uid, op->>'status', op, (op->>'createdAt')::timestamptz);
+    INSERT INTO events (project_id, resource, resource_id, type, data)
+    VALUES (project, 'instance', p_uid::text, 'created', inst), (project, 'operation', op->>'id', 'created', op);
+
+    outcome := jsonb_build_object('instance', inst, 'operation', op);
+    IF jsonb_typeof(idem) = 'object' THEN
+      UPDATE idempotency_keys k SET result = outcome
+       WHERE k.principal_id = idem->>'principalId' AND k.scope = idem->>'scope' AND k.key = idem->>'key';
+    END IF;
+    RETURN jsonb_build_object('kind', 'created', 'result', outcome,
+                              'leased', jsonb_typeof(lease) = 'object' AND lease->'hostIds' ? chosen_host);
+  EXCEPTION
+    WHEN SQLSTATE 'KU001' THEN
+      RETURN SQLERRM::jsonb;
+    WHEN unique_violation THEN
+      GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
+      IF violated = 'instances_live_name' THEN
+        RETURN jsonb_build_object('kind', 'name-taken');
+      END IF;
+      RAISE;
+  END;
+END
+$fn$;
+
+-- p_updates: [{ uid, set: {document fields}, reclaim?, operation?: {id, status?, steps?, error?}, releaseResources?,
+--               finalizeDelete?, releaseLease?, requeueAfterMs? }]
+CREATE OR REPLACE FUNCTION kumo_record_observations(p_owner text, p_updates jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  u jsonb;
+  op jsonb;
+  cur record;
+  new_doc jsonb;
+  op_doc jsonb;
+  op_project text;
+  now_text text := kumo_utc_now();
+  finalize boolean;
+  release boolean;
+  results jsonb[] := '{}';
+BEGIN
+  FOR u IN SELECT value FROM jsonb_array_elements(p_updates) LOOP
+    SELECT i.uid, i.doc, i.resource_version, i.project_id INTO cur
+      FROM instances i WHERE i.uid = (u->>'uid')::uuid AND i.lease_owner = p_owner FOR UPDATE;
+    IF NOT FOUND THEN
+      results := results || jsonb_build_object('kind', 'lease-lost');
+      CONTINUE;
+    END IF;
+    IF jsonb_typeof(u->'reclaim') = 'object' AND NOT kumo_reclaim(cur.uid, u->'reclaim') THEN
+      results := results || jsonb_build_object('kind', 'reclaim-failed');
+      CONTINUE;
+    END IF;
+    finalize := COALESCE((u->>'finalizeDelete')::boolean, false);
+    release := COALESCE((u->>'releaseResources')::boolean, false);
+    new_doc := cur.doc || COALESCE(u->'set', '{}'::jsonb)
+           || jsonb_build_object('resourceVersion', cur.resource_version + 1, 'updatedAt', now_text);
+    IF finalize THEN
+      new_doc := new_doc || jsonb_build_object('phase', 'deleted', 'powerState', 'shutdown', 'deletedAt', now_text);
+    ELSIF release THEN
+      new_doc := new_doc || jsonb_build_object('hostId', NULL);
+    END IF;
+    IF finalize OR release THEN
+      PERFORM kumo_release_instances(ARRAY[cur.uid]);
+    END IF;
+    UPDATE instances i
+       SET doc = new_doc, phase = new_doc->>'phase', desired_power = new_doc->>'desiredPower', host_id = new_doc->>'hostId',
+           labels = new_doc->'labels', resource_version = cur.resource_version + 1, updated_at = now(),
+           deleted_at = (new_doc->>'deletedAt')::timestamptz,
+           lease_owner = CASE WHEN finalize OR COALESCE((u->>'releaseLease')::boolean, false) OR u ? 'requeueAfterMs'
+                              THEN NULL ELSE i.lease_owner END,
+           lease_until = CASE WHEN finalize OR COALESCE((u->>'releaseLease')::boolean, false) OR u ? 'requeueAfterMs'
+                              THEN NULL ELSE i.lease_until END,
+           requeue_at = CASE WHEN u ? 'requeueAfterMs'
+                             THEN now() + make_interval(secs => (u->>'requeueAfterMs')::double precision / 1000) END
+     WHERE i.uid = cur.uid;
+    INSERT INTO events (project_id, resource, resource_id, type, data)
+    VALUES (cur.project_id, 'instance', cur.uid::text, CASE WHEN finalize THEN 'deleted' ELSE 'updated' END, new_doc);
+
+    op := u->'operation';
+    IF jsonb_typeof(op) = 'object' THEN
+      UPDATE operations o
+         SET doc = o.doc || jsonb_build_object('updatedAt', now_text)
+                   || CASE WHEN op ? 'status' THEN jsonb_build_object('status', op->'status') ELSE '{}'::jsonb END
+                   || CASE WHEN op ? 'error' THEN jsonb_build_object('error', op->'error') ELSE '{}'::jsonb END
+                   || CASE WHEN jsonb_typeof(op->'steps') = 'array'
+                           THEN jsonb_build_object('steps', COALESCE(o.doc->'steps', '[]'::jsonb) || (op->'steps'))
+                           ELSE '{}'::jsonb END
+                   || jsonb_build_object('completedAt',
+                        CASE WHEN COALESCE(op->>'status', o.status) IN ('succeeded', 'failed')
+                             THEN COALESCE(NULLIF(o.doc->'completedAt', 'null'::jsonb), to_jsonb(now_text))
+                             ELSE 'null'::jsonb END),
+             status = COALESCE(op->>'status', o.status)
+       WHERE o.id = op->>'id'
+       RETURNING o.doc, o.project_id INTO op_doc, op_project;
+      IF FOUND THEN
+        INSERT INTO events (project_id, resource, resource_id, type, data) VALUES (op_project, 'operation', op->>'id', 'updated', op_doc);
+      END IF;
+    END IF;
+    results := results || jsonb_build_object('kind', 'applied', 'projectId', cur.project_id);
+  END LOOP;
+  RETURN to_jsonb(results);
+END
+$fn$;
