@@ -3,9 +3,30 @@ import type { Clock, Ids } from './ports.js';
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
+/**
+ * Random bytes for ids, drawn from a buffer refilled 4 KiB at a time: every create takes a dozen or so, and a call
+ * into the CSPRNG per id cost more than the rest of the id's making. The bytes are as random as `randomBytes`'.
+ */
+class RandomPool {
+  private buffer = randomBytes(4096);
+  private offset = 0;
+
+  take(length: number): Uint8Array {
+    if (this.offset + length > this.buffer.length) {
+      this.buffer = randomBytes(4096);
+      this.offset = 0;
+    }
+    const bytes = this.buffer.subarray(this.offset, this.offset + length);
+    this.offset += length;
+    return bytes;
+  }
+}
+
+const pool = new RandomPool();
+
 /** Lowercase base32 of random bytes: safe in RFC 1035 labels after a letter prefix. */
 function randomLabel(length: number): string {
-  const bytes = randomBytes(length);
+  const bytes = pool.take(length);
   let out = '';
   for (const byte of bytes) out += BASE32[byte & 31];
   return out;
@@ -39,7 +60,7 @@ export class RandomIds implements Ids {
     return `instance-${randomLabel(8)}`;
   }
   macAddress(): string {
-    const b = randomBytes(3);
+    const b = pool.take(3);
     return `52:54:00:${[...b].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
   }
   secret(): string {

@@ -25,8 +25,9 @@ export class ControllerRepository implements ControllerStore, HostStore {
     if (hostIds.length === 0) return [];
     // Two index-friendly halves (instances mid-step, and settled instances whose re-check is due) rather than one
     // OR that would scan the whole table as it grows.
-    const { rows } = await this.pool.query(
-      `WITH stepping AS (
+    const { rows } = await this.pool.query({
+      name: 'kumo-lease-instances',
+      text: `WITH stepping AS (
          SELECT uid FROM instances
           WHERE needs_work AND (host_id = ANY($4::text[]) OR host_id IS NULL)
             AND (lease_until IS NULL OR lease_until < now()) AND (requeue_at IS NULL OR requeue_at <= now())
@@ -40,8 +41,8 @@ export class ControllerRepository implements ControllerStore, HostStore {
        UPDATE instances i SET lease_owner = $1, lease_until = now() + make_interval(secs => $3::double precision / 1000)
          FROM picked WHERE i.uid = picked.uid
        RETURNING i.doc, i.short_id, i.resource_version`,
-      [owner, limit, leaseMs, hostIds],
-    );
+      values: [owner, limit, leaseMs, hostIds],
+    });
     return rows.map((row) => reviveInstance(row.doc, row));
   }
 
@@ -58,10 +59,11 @@ export class ControllerRepository implements ControllerStore, HostStore {
     if (updates.length === 0) return [];
     // One statement for the whole batch (0003-record-observations-function.sql): the controller's write path is as
     // hot as the create path, and a round trip per table per batch cost more than the work itself.
-    const { rows } = await this.pool.query<{ results: Array<{ kind: ObservationResult['kind']; projectId?: string }> }>(
-      'SELECT kumo_record_observations($1, $2::jsonb) AS results',
-      [owner, JSON.stringify(updates.map(observationCommand))],
-    );
+    const { rows } = await this.pool.query<{ results: Array<{ kind: ObservationResult['kind']; projectId?: string }> }>({
+      name: 'kumo-record-observations',
+      text: 'SELECT kumo_record_observations($1, $2::jsonb) AS results',
+      values: [owner, JSON.stringify(updates.map(observationCommand))],
+    });
     const results = rows[0]?.results ?? [];
     for (const result of results) if (result.kind === 'applied' && result.projectId) this.notifier.notify(CHANNELS.events, result.projectId);
     return results.map((result): ObservationResult => ({ kind: result.kind }));

@@ -57,10 +57,12 @@ export class CreateBatcher {
 
   private async run(batch: Pending[]): Promise<void> {
     try {
-      const { rows } = await this.pool.query<{ outcome: Record<string, unknown> }>(
-        'SELECT kumo_create_instance(c) AS outcome FROM unnest($1::jsonb[]) WITH ORDINALITY AS t(c, n) ORDER BY n',
-        [batch.map((pending) => pending.command)],
-      );
+      // Named, so each connection parses and plans it once.
+      const { rows } = await this.pool.query<{ outcome: Record<string, unknown> }>({
+        name: 'kumo-create-instances',
+        text: 'SELECT kumo_create_instance(c) AS outcome FROM unnest($1::jsonb[]) WITH ORDINALITY AS t(c, n) ORDER BY n',
+        values: [batch.map((pending) => pending.command)],
+      });
       batch.forEach((pending, index) => {
         const row = rows[index];
         if (row) pending.resolve(row.outcome);

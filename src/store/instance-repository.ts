@@ -216,13 +216,14 @@ export class InstanceRepository implements InstanceStore, EventStore {
     // Any transaction that commits later has a larger transaction id than everything returned, so a reader that
     // resumes from the last position it saw can never miss an event; ordering by id alone could.
     const [xid, id] = after.split('.');
-    const { rows } = await this.pool.query(
-      `SELECT id, xid::text AS xid, project_id, resource, resource_id, type, data, at FROM events
+    const { rows } = await this.pool.query({
+      name: 'kumo-list-events',
+      text: `SELECT id, xid::text AS xid, project_id, resource, resource_id, type, data, at FROM events
         WHERE project_id = $1 AND (xid, id) > ($2::text::xid8, $3::bigint)
           AND xid < pg_snapshot_xmin(pg_current_snapshot())
         ORDER BY xid, id LIMIT $4`,
-      [projectId, xid, id, limit],
-    );
+      values: [projectId, xid, id, limit],
+    });
     return rows.map(reviveEvent);
   }
 
