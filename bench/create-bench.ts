@@ -41,6 +41,7 @@ interface Figures {
   listP50: number;
   listP99: number;
   filteredListP99: number;
+  kumoStartRssMb: number;
   kumoRssMb: number;
   postgresRssMb: number | null;
   postgresPssMb: number | null;
@@ -125,6 +126,10 @@ async function run(target: 'embedded' | 'external'): Promise<Figures> {
       networks: [{ id: 'bench-net', regionId: 'us-texas-1', projectId: PROJECT, subnets: [{ id: 'bench-subnet', cidr: '10.64.0.0/12' }] }],
     });
 
+    // Idle right after start-up and the setup calls, before any load.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const kumoStart = memoryOf(kumo.child.pid!);
+
     const sent = new Map<string, number>();
     const running = new Map<string, number>();
     const closeStream = await openEventStream(`${kumo.url}${BASE}/events`, adminToken, (event) => {
@@ -166,8 +171,10 @@ async function run(target: 'embedded' | 'external'): Promise<Figures> {
       filtered.push(performance.now() - t0);
     }
 
+    // Long enough for Kumo's idle heap trimmer (5 s intervals) to see a quiet interval after the load, collect, and
+    // for the freed pages to go back to the system (that takes V8 some seconds more).
     console.log(`[${target}] idle memory`);
-    await new Promise((resolve) => setTimeout(resolve, 8000));
+    await new Promise((resolve) => setTimeout(resolve, 30000));
     const kumoMemory = memoryOf(kumo.child.pid!);
     let postgresRssMb: number | null = null;
     let postgresPssMb: number | null = null;
@@ -196,6 +203,7 @@ async function run(target: 'embedded' | 'external'): Promise<Figures> {
       listP50: percentile(listLatencies, 50),
       listP99: percentile(listLatencies, 99),
       filteredListP99: percentile(filtered, 99),
+      kumoStartRssMb: kumoStart.rssMb,
       kumoRssMb: kumoMemory.rssMb,
       postgresRssMb,
       postgresPssMb,
@@ -232,7 +240,8 @@ const rows: Array<[string, string, (r: Figures) => string]> = [
   [`list page of 100 p50 ms at ${FILL}`, '', (r) => f(r.listP50, 2)],
   [`list page of 100 p99 ms at ${FILL}`, '≤ 20', (r) => f(r.listP99, 2)],
   ['label-selector page p99 ms', '', (r) => f(r.filteredListP99, 2)],
-  ['idle RSS Kumo MB', '≤ 120', (r) => f(r.kumoRssMb)],
+  ['idle RSS Kumo MB, fresh (before any load)', '≤ 120', (r) => f(r.kumoStartRssMb)],
+  [`idle RSS Kumo MB, after the load (${FILL} instances)`, '≤ 120', (r) => f(r.kumoRssMb)],
   ['idle RSS PostgreSQL MB (all processes)', '', (r) => f(r.postgresRssMb)],
   ['idle PSS PostgreSQL MB (all processes)', '', (r) => f(r.postgresPssMb)],
   ['errors', '0', (r) => String(r.errors)],

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { loadConfig } from './config.js';
+import { IdleHeapTrimmer } from './idle-heap-trimmer.js';
 import { startKumo } from './kumo-server.js';
 
 /** `kumo server`: starts Kumo from the environment, prints how to reach it, and stops cleanly on SIGINT/SIGTERM. */
@@ -24,11 +25,16 @@ export async function runServer(): Promise<void> {
   lines.push('', `Try: export KUMO_TOKEN=<admin token>; npx kumo instance create web-1 --wait`);
   console.log(lines.join('\n'));
 
+  // Process-wide, so here rather than in startKumo (tests run several Kumos in one process).
+  const heapTrimmer = new IdleHeapTrimmer();
+  heapTrimmer.start();
+
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`kumo: ${signal}, stopping`);
+    heapTrimmer.stop();
     kumo.stop().then(
       () => process.exit(0),
       (error: unknown) => {

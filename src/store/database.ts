@@ -31,7 +31,9 @@ export function createPool(connectionString: string, max = 16, options: { asynch
     max,
     application_name: options.asynchronousCommit ? 'kumo-controller' : 'kumo',
     idleTimeoutMillis: 30_000,
-    ...(options.asynchronousCommit ? { options: '-c synchronous_commit=off' } : {}),
+    // JIT compilation pays off for analytics, not for a control plane's short queries: on a server that has it on (the
+    // Debian PostgreSQL 15 here), a label-selector page at 100k instances took 500 ms at p99, compiling, against 26 ms.
+    options: options.asynchronousCommit ? '-c jit=off -c synchronous_commit=off' : '-c jit=off',
   });
   // An idle client that loses its server must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);

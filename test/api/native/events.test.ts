@@ -87,6 +87,30 @@ describe('event stream', () => {
     assert.equal(viaQuery.events[0]?.id, resumed.events[0]?.id);
   });
 
+  it('a create to RUNNING is two changes of the instance and two of its operation, the boot steps in one', async () => {
+    const member = await kumo.createProjectKey('project-x9y8z7', 'member');
+    let uid = '';
+    const succeeded = (events: SseEvent[]) =>
+      events.some((event) => event.event === 'operation.updated' && event.data.targetUid === uid && event.data.status === 'DONE');
+    const live = readEvents({}, '', (events) => uid !== '' && succeeded(events));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    uid = (await createInstance(kumo.app, member)).uid;
+    const { events, raw } = await live;
+    assert.ok(succeeded(events), raw);
+    // Anything the step wrote after its outcome would follow within moments; look once more before counting.
+    const last = events[events.length - 1]!;
+    const later = await readEvents({ 'last-event-id': last.id }, '', () => false, 500);
+    const mine = [...events, ...later.events].filter((event) => event.data.uid === uid || event.data.targetUid === uid);
+    assert.deepEqual(
+      mine.map((event) => `${event.event} ${String((event.data.lifecycle as { status?: string } | undefined)?.status ?? event.data.status)}`),
+      ['instance.created PROVISIONING', 'operation.created PENDING', 'instance.updated RUNNING', 'operation.updated DONE'],
+    );
+    const steps = (mine[3]!.data.steps as Array<{ name: string; status: string }>).map((step) => `${step.name} ${step.status}`);
+    assert.equal(steps[0], 'accepted SUCCEEDED');
+    assert.equal(steps[steps.length - 1], 'running SUCCEEDED');
+    assert.ok(steps.includes('guest-ready SUCCEEDED'), steps.join(', '));
+  });
+
   it('sends heartbeats', async () => {
     // The interval is a server option; a short one spares the test a 15 s wait.
     const quick = await startTestKumo({ sseHeartbeatMs: 100 });
