@@ -43,6 +43,7 @@ interface Figures {
   filteredListP99: number;
   kumoStartRssMb: number;
   kumoRssMb: number;
+  kumoHeapUsedMb: number;
   postgresRssMb: number | null;
   postgresPssMb: number | null;
   errors: number;
@@ -176,6 +177,8 @@ async function run(target: 'embedded' | 'external'): Promise<Figures> {
     console.log(`[${target}] idle memory`);
     await new Promise((resolve) => setTimeout(resolve, 30000));
     const kumoMemory = memoryOf(kumo.child.pid!);
+    const scraped = (await client.request('GET', '/metrics')).body;
+    const kumoHeapUsedMb = Number(/^nodejs_heap_size_used_bytes (\d+)$/m.exec(scraped)?.[1] ?? Number.NaN) / 1024 / 1024;
     let postgresRssMb: number | null = null;
     let postgresPssMb: number | null = null;
     if (target === 'embedded') {
@@ -205,6 +208,7 @@ async function run(target: 'embedded' | 'external'): Promise<Figures> {
       filteredListP99: percentile(filtered, 99),
       kumoStartRssMb: kumoStart.rssMb,
       kumoRssMb: kumoMemory.rssMb,
+      kumoHeapUsedMb,
       postgresRssMb,
       postgresPssMb,
       errors: measured.errors + fill.errors,
@@ -242,6 +246,7 @@ const rows: Array<[string, string, (r: Figures) => string]> = [
   ['label-selector page p99 ms', '', (r) => f(r.filteredListP99, 2)],
   ['idle RSS Kumo MB, fresh (before any load)', '≤ 120', (r) => f(r.kumoStartRssMb)],
   [`idle RSS Kumo MB, after the load (${FILL} instances)`, '≤ 120', (r) => f(r.kumoRssMb)],
+  ['idle JS heap used by Kumo MB, after the load (/metrics)', '', (r) => f(r.kumoHeapUsedMb)],
   ['idle RSS PostgreSQL MB (all processes)', '', (r) => f(r.postgresRssMb)],
   ['idle PSS PostgreSQL MB (all processes)', '', (r) => f(r.postgresPssMb)],
   ['errors', '0', (r) => String(r.errors)],

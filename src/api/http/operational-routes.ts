@@ -27,9 +27,17 @@ export function registerOperationalRoutes(
     }
   });
 
-  app.get('/metrics', { config, schema: { hide: true } }, async (_request, reply) =>
-    reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render()),
-  );
+  // The process's memory, under the names Prometheus' own Node.js client uses, read when scraped.
+  const residentMemory = metrics.gauge('process_resident_memory_bytes', 'Resident memory size in bytes');
+  const heapTotal = metrics.gauge('nodejs_heap_size_total_bytes', 'Process heap size from Node.js in bytes');
+  const heapUsed = metrics.gauge('nodejs_heap_size_used_bytes', 'Process heap size used from Node.js in bytes');
+  app.get('/metrics', { config, schema: { hide: true } }, async (_request, reply) => {
+    const memory = process.memoryUsage();
+    residentMemory.set({}, memory.rss);
+    heapTotal.set({}, memory.heapTotal);
+    heapUsed.set({}, memory.heapUsed);
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render());
+  });
 
   app.get('/openapi.json', { config, schema: { hide: true } }, async () => app.swagger());
 }

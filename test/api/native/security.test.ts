@@ -34,6 +34,17 @@ describe('authentication', () => {
     }
   });
 
+  it('exposes request counts and the process memory in the Prometheus text format', async () => {
+    await call(kumo.app, 'GET', '/healthz', { token: null });
+    const response = await call(kumo.app, 'GET', '/metrics', { token: null });
+    assert.match(String(response.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    assert.match(response.body, /^kumo_http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+$/m);
+    for (const name of ['process_resident_memory_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_heap_size_used_bytes']) {
+      const sample = new RegExp(`^${name} (\\d+)$`, 'm').exec(response.body);
+      assert.ok(sample && Number(sample[1]) > 1024 * 1024, `${name} in\n${response.body}`);
+    }
+  });
+
   it('echoes X-Request-Id and uses it in errors', async () => {
     const response = await call(kumo.app, 'GET', INSTANCES, { token: null, headers: { 'x-request-id': 'trace-42' } });
     assert.equal(response.headers['x-request-id'], 'trace-42');
