@@ -127,8 +127,9 @@ async function run(target: 'embedded' | 'external'): Promise<Figures> {
       networks: [{ id: 'bench-net', regionId: 'us-texas-1', projectId: PROJECT, subnets: [{ id: 'bench-subnet', cidr: '10.64.0.0/12' }] }],
     });
 
-    // Idle right after start-up and the setup calls, before any load.
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    // Idle after start-up and the setup calls, before any load: long enough for the idle heap trimmer's first quiet
+    // interval and for the pages it frees to go back to the system.
+    await new Promise((resolve) => setTimeout(resolve, 25000));
     const kumoStart = memoryOf(kumo.child.pid!);
 
     const sent = new Map<string, number>();

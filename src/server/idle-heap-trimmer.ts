@@ -26,8 +26,9 @@ export interface IdleHeapTrimmerOptions {
  * Gives memory back after a burst. V8 sizes its heap for the load it last saw and, embedded in Node, is never told
  * the process went quiet: after 50,000 creates Kumo's heap held ≈300 MB of which ≈60 MB was live, and it kept it
  * while idle. When an interval passes with almost no CPU used and the heap has grown since the last trim, the trimmer
- * runs one full collection, which returns the free pages (measured: 320 MB → 124 MB resident). Under load it never
- * runs, so it costs no throughput; a busy process keeps the heap it is using.
+ * runs one full collection, which returns the free pages (measured: 320 MB → 124 MB resident). The first quiet
+ * interval after start-up trims too. Under load it never runs, so it costs no throughput; a busy process keeps the
+ * heap it is using.
  */
 export class IdleHeapTrimmer {
   private readonly intervalMs: number;
@@ -37,7 +38,8 @@ export class IdleHeapTrimmer {
   private timer: NodeJS.Timeout | null = null;
   private lastCpu = 0;
   private lastAt = 0;
-  private heapAfterTrim: number;
+  /** Zero at first: start-up (schema compilation, migrations, bootstrap) leaves garbage of its own to give back. */
+  private heapAfterTrim = 0;
   private trims = 0;
 
   constructor(options: IdleHeapTrimmerOptions = {}) {
@@ -45,7 +47,6 @@ export class IdleHeapTrimmer {
     this.quietCpuShare = options.quietCpuShare ?? 0.03;
     this.minGrowthBytes = options.minGrowthBytes ?? 24 * 1024 * 1024;
     this.probes = options.probes ?? processProbes();
-    this.heapAfterTrim = this.probes.heapBytes();
   }
 
   /** Whether this runtime lets the trimmer collect at all. */
