@@ -4,7 +4,7 @@ import type { HostStatusSink } from '../agent/host-status-sink.js';
 import { errorDetails, type Logger } from '../agent/logger.js';
 import type { Instance } from '../core/instances/instance.js';
 import { isTransitional } from '../core/instances/lifecycle.js';
-import type { Clock, ControllerStore, InstanceStore } from '../core/ports.js';
+import type { Clock, ControllerStore, HostInstanceSummary, InstanceStore } from '../core/ports.js';
 import { GuestNotFoundError, type GuestEvent, type GuestStatus } from '../drivers/hypervisor-driver.js';
 import type { CatalogCache } from './catalog-cache.js';
 import { guestObservationMutation, type GuestObservation } from './guest-observation.js';
@@ -56,20 +56,29 @@ export class HostStatusReconciler implements HostStatusSink {
     const byUid = new Map(guests.map((guest) => [guest.id, guest]));
     const owned = new Set(instances.map((instance) => instance.uid));
     const work: Array<() => Promise<void>> = [];
-    for (const instance of instances) {
-      if (isTransitional(instance.phase)) continue;
-      const guest = byUid.get(instance.uid);
+    for (const summary of instances) {
+      if (isTransitional(summary.phase)) continue;
+      const guest = byUid.get(summary.uid);
       if (guest) {
-        if (powerDiffers(instance, guest)) work.push(() => this.confirmAndObserve(agent, instance));
-      } else if (instance.phase === 'running' || instance.phase === 'paused') {
-        const resume = context.firstReport && this.resumeGuestsOnStart && agent !== undefined && instance.launchedAt !== null;
-        work.push(() => (resume && agent ? this.resume(agent, instance) : this.confirmAndObserve(agent, instance)));
+        if (powerDiffers(summary, guest)) work.push(() => this.withInstance(summary, hostId, (instance) => this.confirmAndObserve(agent, instance)));
+      } else if (summary.phase === 'running' || summary.phase === 'paused') {
+        const resume = context.firstReport && this.resumeGuestsOnStart && agent !== undefined && summary.launchedAt !== null;
+        work.push(() =>
+          this.withInstance(summary, hostId, (instance) => (resume && agent ? this.resume(agent, instance) : this.confirmAndObserve(agent, instance))),
+        );
       }
     }
     if (this.reapOrphans && agent) {
       for (const guest of guests) if (!owned.has(guest.id)) work.push(() => this.reap(agent, guest.id));
     }
     await runLimited(work, 16);
+  }
+
+  /** Reads the whole instance the sweep acts on; one that moved meanwhile (another host, another phase) waits for the next sweep. */
+  private async withInstance(summary: HostInstanceSummary, hostId: string, act: (instance: Instance) => Promise<void>): Promise<void> {
+    const instance = await this.options.store.getInstanceByUid(summary.uid);
+    if (!instance || instance.hostId !== hostId || instance.phase !== summary.phase) return;
+    await act(instance);
   }
 
   /** Looks the guest up again (the report may be stale) and records what is true now. */
@@ -124,7 +133,7 @@ export class HostStatusReconciler implements HostStatusSink {
 }
 
 /** Whether a guest's power disagrees with its settled instance's phase. */
-function powerDiffers(instance: Instance, guest: GuestStatus): boolean {
+function powerDiffers(instance: HostInstanceSummary, guest: GuestStatus): boolean {
   switch (instance.phase) {
     case 'running':
       return guest.power !== 'running';

@@ -282,9 +282,15 @@ export interface ControllerStore {
   recordObservations(owner: string, updates: ObservationUpdate[]): Promise<ObservationResult[]>;
   /** Calls `listener` when any replica committed work for the controller. */
   subscribeWork(listener: () => void): () => void;
-  /** Instances placed on a host that are not deleted (for the agent's status sweep). */
-  listHostInstances(hostId: string): Promise<Instance[]>;
+  /**
+   * Instances placed on a host that are not deleted, as much of each as the agent's status sweep compares; the sweep
+   * reads the few it acts on in full.
+   */
+  listHostInstances(hostId: string): Promise<HostInstanceSummary[]>;
 }
+
+/** What a status sweep needs to tell whether a guest and its instance disagree. */
+export type HostInstanceSummary = Pick<Instance, 'uid' | 'phase' | 'launchedAt'>;
 
 export interface Store extends TenancyStore, CatalogStore, InstanceStore, EventStore, HostStore, ControllerStore {
   /** Runs `work` while holding a database-wide lock named `name`: one process at a time, across replicas. */
