@@ -119,6 +119,16 @@ describe('read', () => {
     assert.equal(descending.items[0]?.id, `${tag}-4`);
     const none = json<{ items: InstanceView[] }>(await call(kumo.app, 'GET', `${INSTANCES}?status=DELETED&labelSelector=suite%3D${tag}`, { token }));
     assert.equal(none.items.length, 0);
+    // Several equalities are one containment in SQL; a key asked for two values matches nothing, and repeating the
+    // same value changes nothing.
+    const select = async (selector: string) =>
+      json<{ items: InstanceView[] }>(await call(kumo.app, 'GET', `${INSTANCES}?labelSelector=${encodeURIComponent(selector)}`, { token }))
+        .items.map((item) => item.id)
+        .sort();
+    assert.deepEqual(await select(`suite=${tag},tier=web`), [`${tag}-0`, `${tag}-2`, `${tag}-4`]);
+    assert.deepEqual(await select(`suite=${tag},tier=web,tier=db`), []);
+    assert.deepEqual(await select(`suite=${tag},tier=db,suite=${tag}`), [`${tag}-1`, `${tag}-3`]);
+    assert.deepEqual(await select(`suite=${tag},tier=db,tier!=web`), [`${tag}-1`, `${tag}-3`]);
   });
 
   it('refuses bad list parameters with 400 on the parameter', async () => {
