@@ -57,6 +57,9 @@ const SERVER_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['fsync', 'on'],
   ['synchronous_commit', 'on'],
   ['full_page_writes', 'on'],
+  // A control plane's tables go from empty to 100,000 rows in minutes; a minute of stale statistics made the planner
+  // scan a whole project for a label-selector page (migration 0005).
+  ['autovacuum_naptime', '10s'],
   // The logging collector writes files itself, so a server that outlives Kumo (kill -9) still logs: a week of
   // daily files in ${dataDir}/postgres/log.
   ['logging_collector', 'on'],
