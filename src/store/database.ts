@@ -31,8 +31,8 @@ export function createPool(connectionString: string, max = 16, options: { asynch
     max,
     application_name: options.asynchronousCommit ? 'kumo-controller' : 'kumo',
     idleTimeoutMillis: 30_000,
-    // JIT compilation pays off for analytics, not for a control plane's short queries: on a server that has it on (the
-    // Debian PostgreSQL 15 here), a label-selector page at 100k instances took 500 ms at p99, compiling, against 26 ms.
+    // JIT compilation pays off for analytics, not for a control plane's short queries, whose cost estimates can still
+    // cross jit_above_cost on a large table (the Debian PostgreSQL 15 here has JIT on; the embedded server has none).
     options: options.asynchronousCommit ? '-c jit=off -c synchronous_commit=off' : '-c jit=off',
   });
   // An idle client that loses its server must not crash the process; the next query reconnects.
