@@ -79,6 +79,8 @@ export class Controller implements WorkNotifier {
   private readonly maxInFlight: number;
   private readonly sweepIntervalMs: number;
   private readonly inFlight = new Map<string, AbortController>();
+  /** Instances leased again while their previous step still ran: stepped again, from a fresh read, once it ends. */
+  private readonly leasedAgain = new Set<string>();
   private readonly steps = new Set<Promise<void>>();
   private readonly counters = { stepsStarted: 0, stepsFinished: 0, leaseQueries: 0 };
   private running = false;
@@ -223,8 +225,14 @@ export class Controller implements WorkNotifier {
   }
 
   private dispatch(instance: Instance): void {
-    // Our own lease came back while its step still runs (it had lapsed): the running step will write the result.
-    if (this.inFlight.has(instance.uid) || !this.running) return;
+    if (!this.running) return;
+    // Our own lease came back while the instance's step still runs: its lease lapsed, or a user's action dropped it
+    // (and the running step's write will be refused, its generation being stale). Either way, step it again from a
+    // fresh read once the running step ends; the new lease is ours already.
+    if (this.inFlight.has(instance.uid)) {
+      this.leasedAgain.add(instance.uid);
+      return;
+    }
     const abort = new AbortController();
     this.inFlight.set(instance.uid, abort);
     this.leases.hold(instance.uid);
@@ -237,9 +245,20 @@ export class Controller implements WorkNotifier {
         this.steps.delete(step);
         this.leases.release(instance.uid);
         this.counters.stepsFinished += 1;
+        if (this.leasedAgain.delete(instance.uid)) this.stepAgain(instance.uid);
         if (this.inFlight.size === this.maxInFlight - 1) this.wake();
       });
     this.steps.add(step);
+  }
+
+  private stepAgain(uid: string): void {
+    void this.store
+      .getInstanceByUid(uid)
+      .then((fresh) => {
+        if (fresh) this.dispatch(fresh);
+      })
+      // Unread, the lease simply lapses and a later pass takes the instance.
+      .catch((error: unknown) => this.logger.warn({ uid, ...errorDetails(error) }, 'could not read an instance to step it again'));
   }
 
   private wakeAfter(ms: number): void {

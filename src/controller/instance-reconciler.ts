@@ -220,7 +220,7 @@ export class InstanceReconciler {
   private async write(updates: ObservationUpdate[], instance: Instance): Promise<void> {
     if (updates.length === 0) return;
     try {
-      const results = await this.deps.writer.write(updates);
+      const results = await this.deps.writer.write(updates.map((update) => ({ generation: instance.generation, ...update })));
       if (results.some((result) => result.kind === 'lease-lost')) {
         this.deps.logger.info({ uid: instance.uid }, 'lease lost before the step was recorded; another replica repeats it');
       }

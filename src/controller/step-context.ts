@@ -133,7 +133,7 @@ export class StepContext {
   /** Writes an intermediate update under the lease now (a resize's claim); throws {@link LeaseLostError}. */
   async record(update: Omit<ObservationUpdate, 'uid'>): Promise<ObservationResult> {
     await this.settled();
-    const [result] = await this.options.writer.write([{ uid: this.instance.uid, ...update }]);
+    const [result] = await this.options.writer.write([{ uid: this.instance.uid, generation: this.instance.generation, ...update }]);
     if (!result || result.kind === 'lease-lost') throw new LeaseLostError(this.instance.uid);
     return result;
   }
@@ -197,6 +197,7 @@ export class StepContext {
     await this.options.writer.write([
       {
         uid: this.instance.uid,
+        generation: this.instance.generation,
         statusMessage: message,
         ...(operationId ? { operation: { id: operationId, status: 'running' as const, steps: [this.step(name, 'started', message, startedAt)] } } : {}),
       },

@@ -171,6 +171,12 @@ export interface ObservationUpdate {
   releaseLease?: boolean;
   /** Re-queue for another step after this many milliseconds (a wait). */
   requeueAfterMs?: number;
+  /**
+   * The generation the step acted on. The update applies only while the instance still has it: a user's action
+   * since (a delete during a create, say) bumped it, and the step's outcome is stale even if the same controller
+   * has leased the instance again meanwhile.
+   */
+  generation?: number;
 }
 
 export type ObservationResult =

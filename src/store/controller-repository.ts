@@ -164,5 +164,6 @@ function observationCommand(update: ObservationUpdate): Record<string, unknown> 
     ...(update.finalizeDelete ? { finalizeDelete: true } : {}),
     ...(update.releaseLease ? { releaseLease: true } : {}),
     ...(update.requeueAfterMs !== undefined ? { requeueAfterMs: update.requeueAfterMs } : {}),
+    ...(update.generation !== undefined ? { generation: update.generation } : {}),
   };
 }

@@ -4,6 +4,7 @@ import { CatalogRepository } from './catalog-repository.js';
 import { ControllerRepository } from './controller-repository.js';
 import { CreateBatcher, type CreateBatcherOptions } from './create-batcher.js';
 import { createPool } from './database.js';
+import { StatisticsKeeper, type StatisticsKeeperOptions } from './statistics-keeper.js';
 import { InstanceRepository } from './instance-repository.js';
 import { migrate } from './migrations.js';
 import { NotificationListener } from './notification-listener.js';
@@ -14,6 +15,8 @@ export interface PostgresStoreOptions {
   connectionString: string;
   poolSize?: number;
   batching?: CreateBatcherOptions;
+  /** Tests shorten its interval; see {@link StatisticsKeeper}. */
+  statistics?: StatisticsKeeperOptions;
 }
 
 /** Binds every method of a repository, so the store can be assembled from them without forwarding boilerplate. */
@@ -41,6 +44,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const listener = new NotificationListener(options.connectionString);
   const batcher = new CreateBatcher(pool, options.batching);
   const notifier = new PostCommitNotifier(pool);
+  const statistics = new StatisticsKeeper(pool, options.statistics);
+  statistics.start();
   // The controller's writes are re-derivable: a lease or an observation lost in a crash is taken or observed again
   // (every step is idempotent). They commit without waiting for the disk, so they do not queue behind client writes.
   const controllerPool = createPool(options.connectionString, Math.max(2, Math.ceil((options.poolSize ?? 16) / 3)), { asynchronousCommit: true });
@@ -69,6 +74,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       await pool.query('SELECT 1');
     },
     async close(): Promise<void> {
+      await statistics.stop();
       await listener.close();
       await controllerPool.end();
       await pool.end();

@@ -224,3 +224,25 @@ describe('controller: failures', () => {
     }
   });
 });
+
+describe('controller: user actions during a step', () => {
+  let harness: ControllerHarness;
+  before(async () => {
+    // A boot long enough for a delete to land while the create's step still runs.
+    harness = await startHarness({ hosts: 1, driver: { bootDelayMs: 400, stopDelayMs: 2 } });
+  });
+  after(() => harness.close());
+
+  it('a delete accepted during the create is not undone by the create finishing', async () => {
+    const { instance } = await harness.create();
+    // The step is under way (the guest is booting) when the delete is accepted; the delete's wake-up leases the
+    // instance to the same controller again before the boot ends. The create's outcome must not apply.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const remove = await harness.remove(instance.uid);
+    const gone = await harness.waitFor(instance.uid, (i) => i.phase === 'deleted', 8_000);
+    assert.equal(gone.phase, 'deleted');
+    assert.equal((await harness.operation(remove.id)).status, 'succeeded');
+    const hosts = await harness.store.listHosts();
+    assert.equal(hosts.reduce((sum, host) => sum + host.instanceCount, 0), 0, 'the claim is released');
+  });
+});
