@@ -9,11 +9,17 @@ export interface Migration {
   sql: string;
 }
 
+/** A database function's one definition (`functions/*.sql`): `CREATE OR REPLACE`, applied on every start. */
+export interface Routine {
+  name: string;
+  sql: string;
+}
+
 /**
  * The numbered migrations live as .sql files beside the source; the compiled code reads them from the source tree
  * (dist/src/store → src/store/migrations) so SQL is never duplicated into generated output.
  */
-export function loadMigrations(directory = defaultMigrationsDirectory()): Migration[] {
+export function loadMigrations(directory = sqlDirectory('migrations')): Migration[] {
   return readdirSync(directory)
     .filter((file) => /^\d{4}-.+\.sql$/.test(file))
     .sort()
@@ -24,10 +30,22 @@ export function loadMigrations(directory = defaultMigrationsDirectory()): Migrat
     }));
 }
 
-function defaultMigrationsDirectory(): string {
+/**
+ * The functions on the hot path change with the code that calls them. A numbered migration would have to restate a
+ * whole function body for every change; as routines each has one file, re-applied (`CREATE OR REPLACE`) on every
+ * start after the migrations, so the database always runs the definitions of the code that started.
+ */
+export function loadRoutines(directory = sqlDirectory('functions')): Routine[] {
+  return readdirSync(directory)
+    .filter((file) => file.endsWith('.sql'))
+    .sort()
+    .map((file) => ({ name: file.replace(/\.sql$/, ''), sql: readFileSync(join(directory, file), 'utf8') }));
+}
+
+function sqlDirectory(name: string): string {
   const here = dirname(fileURLToPath(import.meta.url));
   // Running from src/ (ts directly) or from dist/src/ (compiled).
-  const candidates = [join(here, 'migrations'), resolve(here, '../../../src/store/migrations')];
+  const candidates = [join(here, name), resolve(here, `../../../src/store/${name}`)];
   for (const candidate of candidates) {
     try {
       if (readdirSync(candidate).some((file) => file.endsWith('.sql'))) return candidate;
@@ -35,14 +53,21 @@ function defaultMigrationsDirectory(): string {
       // not this layout
     }
   }
-  throw new Error(`migrations directory not found near ${here}`);
+  throw new Error(`${name} directory not found near ${here}`);
 }
 
 /** An arbitrary constant: the advisory lock that serialises migrations when several Kumo processes start at once. */
 const MIGRATION_LOCK = 7_471_000_001;
 
-/** Applies every migration not yet recorded, each in its own transaction, under an advisory lock. */
-export async function migrate(pool: pg.Pool, migrations: Migration[] = loadMigrations()): Promise<number[]> {
+/**
+ * Applies every migration not yet recorded, each in its own transaction, then every routine in one, all under an
+ * advisory lock. Returns the versions of the migrations it applied.
+ */
+export async function migrate(
+  pool: pg.Pool,
+  migrations: Migration[] = loadMigrations(),
+  routines: Routine[] = loadRoutines(),
+): Promise<number[]> {
   const client = await pool.connect();
   const applied: number[] = [];
   try {
@@ -63,6 +88,14 @@ export async function migrate(pool: pg.Pool, migrations: Migration[] = loadMigra
         await client.query('ROLLBACK');
         throw new Error(`migration ${migration.name} failed: ${(error as Error).message}`);
       }
+    }
+    await client.query('BEGIN');
+    try {
+      for (const routine of routines) await client.query(routine.sql);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK');
+      throw new Error(`database functions could not be defined: ${(error as Error).message}`);
     }
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);

@@ -1,7 +1,10 @@
--- An observation applied while its controller held the lease. A user's action drops the lease to fence the step
--- under way, but the same controller can lease the instance again before that step writes (its sweep runs), and the
--- stale outcome then applied: a delete during a create's boot was overwritten with RUNNING. Updates now carry the
--- generation their step acted on, and apply only while the instance still has it.
+-- The controller's writes, one statement per batch (docs/adr/0005): each update applies only while the caller
+-- holds the instance's lease and the instance is still at the generation the step acted on (a user's action since
+-- bumped it, and the same controller may have leased the instance again meanwhile); it merges the observed fields
+-- into the document, appends the operation's steps, releases resources when asked and records the change events.
+-- Each update answers whether it applied (and its project, for the change-stream hint), in order.
+--
+-- A routine, not a migration: applied on every start after the numbered migrations (store/migrations.ts).
 
 -- p_updates: [{ uid, generation?, set: {document fields}, reclaim?, operation?: {id, status?, steps?, error?}, releaseResources?,
 --               finalizeDelete?, releaseLease?, requeueAfterMs? }]

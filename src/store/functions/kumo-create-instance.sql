@@ -1,10 +1,10 @@
--- Fewer writes per instance on the hot path (docs/adr/0005):
--- * A create made by a replica whose agents run the chosen host is leased to that replica's controller in the same
---   insert (`cmd.lease`), so the controller starts the first step at once, without a lease query and a second write.
--- * An observation answers only whether it applied (and the project, for the change-stream hint), not the whole
---   document: the controller never reads it back.
--- * An observation appends all the steps of an outcome at once (`operation.steps`), so a step that reports several
---   timeline marks is one instance write and one operation write, not one per mark.
+-- Creating an instance is one function call, so a batch of concurrent creates is one statement and one commit
+-- (docs/adr/0002). Each call runs in its own subtransaction (the EXCEPTION block): a create that fails undoes only
+-- itself. Outcomes are returned as JSON; business failures are raised as SQLSTATE KU001 carrying that JSON.
+-- A create placed on one of `cmd.lease.hostIds` is leased to that controller in the insert (docs/adr/0005).
+--
+-- A routine, not a migration: this file is the function's one definition, applied on every start after the
+-- numbered migrations (store/migrations.ts).
 
 CREATE OR REPLACE FUNCTION kumo_create_instance(cmd jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $fn$
@@ -164,84 +164,5 @@ BEGIN
       END IF;
       RAISE;
   END;
-END
-$fn$;
-
--- p_updates: [{ uid, set: {document fields}, reclaim?, operation?: {id, status?, steps?, error?}, releaseResources?,
---               finalizeDelete?, releaseLease?, requeueAfterMs? }]
-CREATE OR REPLACE FUNCTION kumo_record_observations(p_owner text, p_updates jsonb) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  u jsonb;
-  op jsonb;
-  cur record;
-  new_doc jsonb;
-  op_doc jsonb;
-  op_project text;
-  now_text text := kumo_utc_now();
-  finalize boolean;
-  release boolean;
-  results jsonb[] := '{}';
-BEGIN
-  FOR u IN SELECT value FROM jsonb_array_elements(p_updates) LOOP
-    SELECT i.uid, i.doc, i.resource_version, i.project_id INTO cur
-      FROM instances i WHERE i.uid = (u->>'uid')::uuid AND i.lease_owner = p_owner FOR UPDATE;
-    IF NOT FOUND THEN
-      results := results || jsonb_build_object('kind', 'lease-lost');
-      CONTINUE;
-    END IF;
-    IF jsonb_typeof(u->'reclaim') = 'object' AND NOT kumo_reclaim(cur.uid, u->'reclaim') THEN
-      results := results || jsonb_build_object('kind', 'reclaim-failed');
-      CONTINUE;
-    END IF;
-    finalize := COALESCE((u->>'finalizeDelete')::boolean, false);
-    release := COALESCE((u->>'releaseResources')::boolean, false);
-    new_doc := cur.doc || COALESCE(u->'set', '{}'::jsonb)
-           || jsonb_build_object('resourceVersion', cur.resource_version + 1, 'updatedAt', now_text);
-    IF finalize THEN
-      new_doc := new_doc || jsonb_build_object('phase', 'deleted', 'powerState', 'shutdown', 'deletedAt', now_text);
-    ELSIF release THEN
-      new_doc := new_doc || jsonb_build_object('hostId', NULL);
-    END IF;
-    IF finalize OR release THEN
-      PERFORM kumo_release_instances(ARRAY[cur.uid]);
-    END IF;
-    UPDATE instances i
-       SET doc = new_doc, phase = new_doc->>'phase', desired_power = new_doc->>'desiredPower', host_id = new_doc->>'hostId',
-           labels = new_doc->'labels', resource_version = cur.resource_version + 1, updated_at = now(),
-           deleted_at = (new_doc->>'deletedAt')::timestamptz,
-           lease_owner = CASE WHEN finalize OR COALESCE((u->>'releaseLease')::boolean, false) OR u ? 'requeueAfterMs'
-                              THEN NULL ELSE i.lease_owner END,
-           lease_until = CASE WHEN finalize OR COALESCE((u->>'releaseLease')::boolean, false) OR u ? 'requeueAfterMs'
-                              THEN NULL ELSE i.lease_until END,
-           requeue_at = CASE WHEN u ? 'requeueAfterMs'
-                             THEN now() + make_interval(secs => (u->>'requeueAfterMs')::double precision / 1000) END
-     WHERE i.uid = cur.uid;
-    INSERT INTO events (project_id, resource, resource_id, type, data)
-    VALUES (cur.project_id, 'instance', cur.uid::text, CASE WHEN finalize THEN 'deleted' ELSE 'updated' END, new_doc);
-
-    op := u->'operation';
-    IF jsonb_typeof(op) = 'object' THEN
-      UPDATE operations o
-         SET doc = o.doc || jsonb_build_object('updatedAt', now_text)
-                   || CASE WHEN op ? 'status' THEN jsonb_build_object('status', op->'status') ELSE '{}'::jsonb END
-                   || CASE WHEN op ? 'error' THEN jsonb_build_object('error', op->'error') ELSE '{}'::jsonb END
-                   || CASE WHEN jsonb_typeof(op->'steps') = 'array'
-                           THEN jsonb_build_object('steps', COALESCE(o.doc->'steps', '[]'::jsonb) || (op->'steps'))
-                           ELSE '{}'::jsonb END
-                   || jsonb_build_object('completedAt',
-                        CASE WHEN COALESCE(op->>'status', o.status) IN ('succeeded', 'failed')
-                             THEN COALESCE(NULLIF(o.doc->'completedAt', 'null'::jsonb), to_jsonb(now_text))
-                             ELSE 'null'::jsonb END),
-             status = COALESCE(op->>'status', o.status)
-       WHERE o.id = op->>'id'
-       RETURNING o.doc, o.project_id INTO op_doc, op_project;
-      IF FOUND THEN
-        INSERT INTO events (project_id, resource, resource_id, type, data) VALUES (op_project, 'operation', op->>'id', 'updated', op_doc);
-      END IF;
-    END IF;
-    results := results || jsonb_build_object('kind', 'applied', 'projectId', cur.project_id);
-  END LOOP;
-  RETURN to_jsonb(results);
 END
 $fn$;
