@@ -133,7 +133,7 @@ export class StepContext {
   /** Writes an intermediate update under the lease now (a resize's claim); throws {@link LeaseLostError}. */
   async record(update: Omit<ObservationUpdate, 'uid'>): Promise<ObservationResult> {
     await this.settled();
-    const [result] = await this.options.writer.write([{ uid: this.instance.uid, generation: this.instance.generation, ...update }]);
+    const [result] = await this.writeNow(update);
     if (!result || result.kind === 'lease-lost') throw new LeaseLostError(this.instance.uid);
     return result;
   }
@@ -194,14 +194,15 @@ export class StepContext {
 
   private async recordProgress(name: string, message: string, startedAt: Date): Promise<void> {
     const operationId = this.operationId;
-    await this.options.writer.write([
-      {
-        uid: this.instance.uid,
-        generation: this.instance.generation,
-        statusMessage: message,
-        ...(operationId ? { operation: { id: operationId, status: 'running' as const, steps: [this.step(name, 'started', message, startedAt)] } } : {}),
-      },
-    ]);
+    await this.writeNow({
+      statusMessage: message,
+      ...(operationId ? { operation: { id: operationId, status: 'running' as const, steps: [this.step(name, 'started', message, startedAt)] } } : {}),
+    });
+  }
+
+  /** A write during the step, fenced like its outcome: under the lease, at the generation the step acts on. */
+  private writeNow(update: Omit<ObservationUpdate, 'uid'>): Promise<ObservationResult[]> {
+    return this.options.writer.write([{ uid: this.instance.uid, generation: this.instance.generation, ...update }]);
   }
 }
 

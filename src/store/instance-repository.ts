@@ -284,7 +284,6 @@ async function supersedeOperation(client: pg.PoolClient, id: string, by: Operati
   return operation;
 }
 
-/** Kubernetes label-selector semantics: `!=` and `notin` also match objects without the key. */
 /**
  * The equality requirements become one containment (`labels @> {"tier":"db","shard":"3"}`): one probe of the GIN
  * index, and one the planner estimates from the most common label sets as a whole. As separate conditions it
@@ -306,6 +305,7 @@ function labelConditions(requirements: LabelRequirement[], param: (value: unknow
   return [...merged, ...others.map((requirement) => labelCondition(requirement, param))];
 }
 
+/** Kubernetes label-selector semantics: `!=` and `notin` also match objects without the key. */
 function labelCondition(requirement: LabelRequirement, param: (value: unknown) => string): string {
   switch (requirement.op) {
     case 'eq':

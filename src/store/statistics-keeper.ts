@@ -25,7 +25,7 @@ export class StatisticsKeeper {
   private readonly changedShare: number;
   private readonly minChangedRows: number;
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private running: Promise<string[]> | null = null;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -48,19 +48,14 @@ export class StatisticsKeeper {
     await this.running;
   }
 
-  /** One look; resolves with the tables it analysed. */
+  /** One look (or the one under way); resolves with the tables it analysed. */
   check(): Promise<string[]> {
-    if (this.running) return this.running.then(() => []);
-    let analysed: string[] = [];
-    this.running = this.analyseStale()
-      .then((tables) => {
-        analysed = tables;
-      })
-      .catch(() => undefined)
+    this.running ??= this.analyseStale()
+      .catch(() => [])
       .finally(() => {
         this.running = null;
       });
-    return this.running.then(() => analysed);
+    return this.running;
   }
 
   private async analyseStale(): Promise<string[]> {

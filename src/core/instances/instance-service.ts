@@ -17,6 +17,7 @@ import { cidrContains, isAssignable, isRfc1035Hostname, parseCidr, parseIpv4, RF
 import type {
   CatalogStore,
   Clock,
+  CreateLease,
   HostCandidate,
   Ids,
   InstancePage,
@@ -30,7 +31,6 @@ import type { TenancyService } from '../tenancy/tenancy-service.js';
 import type { Principal } from '../tenancy/tenancy.js';
 import type { Instance, InstanceDisk, InstanceNic, Operation, OperationKind } from './instance.js';
 import { buildActionMutation, buildUpdateMutation } from './instance-mutations.js';
-import type { CreateLease } from '../ports.js';
 import type {
   CreateInstanceRequest,
   CreateNicRequest,

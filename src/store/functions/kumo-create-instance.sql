@@ -14,6 +14,7 @@ DECLARE
   idem jsonb := cmd->'idempotency';
   pool jsonb := cmd->'publicIpPool';
   lease jsonb := cmd->'lease';
+  leased_to text;
   project text := inst->>'projectId';
   p_uid uuid := (inst->>'uid')::uuid;
   want_public integer := CASE WHEN jsonb_typeof(cmd->'publicIpPool') = 'object' THEN 1 ELSE 0 END;
@@ -128,6 +129,8 @@ BEGIN
       inst := jsonb_set(inst, ARRAY['nics', '0', 'publicIpv4'], to_jsonb(host(addr)));
     END IF;
 
+    -- Leased to the creating controller only where its agents run the chosen host.
+    IF jsonb_typeof(lease) = 'object' AND lease->'hostIds' ? chosen_host THEN leased_to := lease->>'owner'; END IF;
     sid := nextval('instance_short_id_seq');
     inst := inst || jsonb_build_object(
       'shortId', sid,
@@ -135,10 +138,10 @@ BEGIN
       'zoneId', CASE WHEN COALESCE(inst->>'zoneId', '') = '' THEN chosen_zone ELSE inst->>'zoneId' END);
     INSERT INTO instances (uid, short_id, project_id, name, phase, desired_power, host_id, labels, doc, resource_version,
                            created_at, updated_at, lease_owner, lease_until)
-    SELECT p_uid, sid, project, inst->>'name', inst->>'phase', inst->>'desiredPower', chosen_host, inst->'labels', inst,
-           (inst->>'resourceVersion')::bigint, (inst->>'createdAt')::timestamptz, (inst->>'updatedAt')::timestamptz,
-           l.owner, CASE WHEN l.owner IS NOT NULL THEN now() + make_interval(secs => (lease->>'leaseMs')::double precision / 1000) END
-      FROM (SELECT CASE WHEN jsonb_typeof(lease) = 'object' AND lease->'hostIds' ? chosen_host THEN lease->>'owner' END AS owner) l;
+    VALUES (p_uid, sid, project, inst->>'name', inst->>'phase', inst->>'desiredPower', chosen_host, inst->'labels', inst,
+            (inst->>'resourceVersion')::bigint, (inst->>'createdAt')::timestamptz, (inst->>'updatedAt')::timestamptz,
+            leased_to,
+            CASE WHEN leased_to IS NOT NULL THEN now() + make_interval(secs => (lease->>'leaseMs')::double precision / 1000) END);
     INSERT INTO instance_claims (instance_uid, host_id, vcpus, ram_mb, disk_gb, gpus)
     VALUES (p_uid, chosen_host, (claim->>'vcpus')::integer, (claim->>'ramMb')::bigint, (claim->>'diskGb')::bigint,
             (claim->>'gpus')::integer);
@@ -152,8 +155,7 @@ BEGIN
       UPDATE idempotency_keys k SET result = outcome
        WHERE k.principal_id = idem->>'principalId' AND k.scope = idem->>'scope' AND k.key = idem->>'key';
     END IF;
-    RETURN jsonb_build_object('kind', 'created', 'result', outcome,
-                              'leased', jsonb_typeof(lease) = 'object' AND lease->'hostIds' ? chosen_host);
+    RETURN jsonb_build_object('kind', 'created', 'result', outcome, 'leased', leased_to IS NOT NULL);
   EXCEPTION
     WHEN SQLSTATE 'KU001' THEN
       RETURN SQLERRM::jsonb;
