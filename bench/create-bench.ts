@@ -5,7 +5,9 @@
  * p99 at the filled size, and idle RSS of Kumo and of its PostgreSQL.
  *
  * Options: --instances N (measured creates, default 5000) --concurrency C (default 8) --fill T (instances in the
- * project before the list measurement, default 100000) --only embedded|external.
+ * project before the list measurement, default 100000) --only embedded|external. Unless --only embedded, it first
+ * measures the machine's ceiling for a create-shaped transaction with pgbench (bench/transaction-ceiling.ts) and reports
+ * creates/s as a ratio of it, since absolute figures move between machines and runs.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { descendants, memoryOf, percentile, startKumoProcess } from './bench-support.js';
 import { HttpLoad, openEventStream } from './http-load.js';
+import { measureTransactionCeiling, type Ceiling } from './transaction-ceiling.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => {
@@ -227,6 +230,13 @@ async function run(target: 'embedded' | 'external'): Promise<Figures> {
   }
 }
 
+// The machine's own ceiling first, on the external server, while nothing else runs.
+let ceiling: Ceiling = { transactionsPerSecond: null, missing: 'not measured with --only embedded' };
+if (ONLY !== 'embedded') {
+  console.log(`[ceiling] pgbench, create-shaped transaction, ${CONCURRENCY} clients, 15 s`);
+  ceiling = await measureTransactionCeiling(EXTERNAL_URL, CONCURRENCY, 15);
+}
+
 const results: Figures[] = [];
 if (ONLY !== 'external') results.push(await run('embedded'));
 if (ONLY !== 'embedded') results.push(await run('external'));
@@ -236,6 +246,11 @@ console.log('\n| figure | target | ' + results.map((r) => r.target).join(' | ') 
 console.log('|---|---|' + results.map(() => '---').join('|') + '|');
 const rows: Array<[string, string, (r: Figures) => string]> = [
   [`creates/s accepted (c=${CONCURRENCY}, n=${MEASURED})`, '≥ 1000', (r) => f(r.createsPerSecond, 0)],
+  [
+    'creates/s ÷ pgbench ceiling of the same run',
+    '',
+    (r) => (ceiling.transactionsPerSecond ? f(r.createsPerSecond / ceiling.transactionsPerSecond, 2) : 'n/a'),
+  ],
   ['POST p50 ms', '', (r) => f(r.postP50, 2)],
   ['POST p99 ms', '≤ 10', (r) => f(r.postP99, 2)],
   ['POST→RUNNING p50 ms', '', (r) => f(r.runningP50, 2)],
@@ -253,6 +268,11 @@ const rows: Array<[string, string, (r: Figures) => string]> = [
   ['errors', '0', (r) => String(r.errors)],
 ];
 for (const [name, goal, value] of rows) console.log(`| ${name} | ${goal} | ${results.map(value).join(' | ')} |`);
+console.log(
+  ceiling.transactionsPerSecond
+    ? `\npgbench ceiling (create-shaped transaction, c=${CONCURRENCY}, external server): ${f(ceiling.transactionsPerSecond, 0)} tx/s`
+    : `\npgbench ceiling: n/a (${ceiling.missing})`,
+);
 if (results.length === 2) {
   console.log(`\nexternal/embedded ratios (same run): creates/s ${f(results[1]!.createsPerSecond / results[0]!.createsPerSecond, 2)}, POST p99 ${f(results[1]!.postP99 / results[0]!.postP99, 2)}`);
 }
