@@ -13,8 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { descendants, memoryOf, percentile, startKumoProcess } from './bench-support.js';
+import { createScratchDatabase } from '../test/support/test-database.js';
 import { HttpLoad, openEventStream } from './http-load.js';
 import { measureTransactionCeiling, type Ceiling } from './transaction-ceiling.js';
 
@@ -91,17 +91,8 @@ async function createMany(client: HttpLoad, prefix: string, count: number, concu
 async function run(target: 'embedded' | 'external'): Promise<Figures> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kumo-bench-'));
   const adminToken = `bench-${randomBytes(12).toString('hex')}`;
-  let databaseUrl: string | null = null;
-  if (target === 'external') {
-    const name = `kumo_bench_${randomBytes(4).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: EXTERNAL_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const url = new URL(EXTERNAL_URL);
-    url.pathname = `/${name}`;
-    databaseUrl = url.toString();
-  }
+  const database = target === 'external' ? await createScratchDatabase(EXTERNAL_URL, 'kumo_bench') : null;
+  const databaseUrl = database?.databaseUrl ?? null;
   const kumo = await startKumoProcess({
     KUMO_DATA_DIR: dataDir,
     KUMO_ADMIN_TOKEN: adminToken,
@@ -221,12 +212,7 @@ async function run(target: 'embedded' | 'external'): Promise<Figures> {
     client.close();
     await kumo.stop();
     rmSync(dataDir, { recursive: true, force: true });
-    if (databaseUrl) {
-      const admin = new pg.Client({ connectionString: EXTERNAL_URL });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${new URL(databaseUrl).pathname.slice(1)} WITH (FORCE)`);
-      await admin.end();
-    }
+    await database?.drop();
   }
 }
 

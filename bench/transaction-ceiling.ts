@@ -1,7 +1,7 @@
 /**
  * The machine's ceiling for a create-shaped transaction, measured in the same bench run as Kumo so that Kumo's
- * creates/s can be reported as a ratio of it: the figures move by tens of percent between machines of one kind and
- * between runs on a shared machine, the ratio much less.
+ * creates/s can be reported as a ratio of it: absolute figures move between machines of one kind (the same Kumo ran
+ * 2.2× faster on one than on another) and between runs on a shared machine.
  *
  * The transaction is the one in ../shared/reference/postgres-on-this-machine.md — idempotency insert, a capacity
  * update on one of three host rows, instance insert with a jsonb document, address, operation and event inserts,
@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { createScratchDatabase } from '../test/support/test-database.js';
 
 const SCHEMA = `
 CREATE TABLE idem (k text PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now());
@@ -45,24 +46,22 @@ export interface Ceiling {
 /** Runs the transaction for `seconds` at `clients` against the server of `serverUrl` (a database URL). */
 export async function measureTransactionCeiling(serverUrl: string, clients: number, seconds: number): Promise<Ceiling> {
   if (spawnSync('pgbench', ['--version']).status !== 0) return { transactionsPerSecond: null, missing: 'no pgbench on PATH' };
-  const name = `kumo_ceiling_${process.pid}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
+  const database = await createScratchDatabase(serverUrl, 'kumo_ceiling');
   const dir = mkdtempSync(join(tmpdir(), 'kumo-ceiling-'));
   try {
-    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-    await admin.query(`CREATE DATABASE ${name}`);
-    const url = new URL(serverUrl);
-    url.pathname = `/${name}`;
-    const scratch = new pg.Client({ connectionString: url.toString() });
+    const scratch = new pg.Client({ connectionString: database.databaseUrl });
     await scratch.connect();
-    await scratch.query(SCHEMA);
-    await scratch.end();
+    try {
+      await scratch.query(SCHEMA);
+    } finally {
+      await scratch.end();
+    }
     const script = join(dir, 'create-shaped.sql');
     writeFileSync(script, TRANSACTION);
     const run = spawnSync(
       'pgbench',
-      ['-n', '-c', String(clients), '-j', '2', '-T', String(seconds), '-f', script, url.toString()],
+      // pgbench refuses more threads than clients; two threads are enough for a 2-core machine.
+      ['-n', '-c', String(clients), '-j', String(Math.min(2, clients)), '-T', String(seconds), '-f', script, database.databaseUrl],
       { encoding: 'utf8' },
     );
     const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(run.stdout ?? '')?.[1];
@@ -71,8 +70,7 @@ export async function measureTransactionCeiling(serverUrl: string, clients: numb
     }
     return { transactionsPerSecond: Number(tps) };
   } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

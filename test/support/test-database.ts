@@ -20,29 +20,34 @@ function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
-/** Creates an empty database on the test server and returns its URL and a function that drops it. */
-export async function createTestDatabase(): Promise<{ databaseUrl: string; drop(): Promise<void> }> {
-  const serverUrl = testServerUrl();
-  const name = `kumo_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: withDatabase(serverUrl, 'postgres') });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
+/**
+ * Creates an empty database named `${prefix}_<random>` on the server of `serverUrl` and returns its URL and a function
+ * that drops it (with any sessions still connected). The tests and the bench make their databases this way.
+ */
+export async function createScratchDatabase(
+  serverUrl: string,
+  prefix: string,
+): Promise<{ databaseUrl: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const adminQuery = async (sql: string) => {
+    const admin = new pg.Client({ connectionString: withDatabase(serverUrl, 'postgres') });
+    await admin.connect();
+    try {
+      await admin.query(sql);
+    } finally {
+      await admin.end();
+    }
+  };
+  await adminQuery(`CREATE DATABASE ${name}`);
   return {
     databaseUrl: withDatabase(serverUrl, name),
-    async drop() {
-      const client = new pg.Client({ connectionString: withDatabase(serverUrl, 'postgres') });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
-    },
+    drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
+}
+
+/** Creates an empty database on the test server and returns its URL and a function that drops it. */
+export function createTestDatabase(): Promise<{ databaseUrl: string; drop(): Promise<void> }> {
+  return createScratchDatabase(testServerUrl(), 'kumo_test');
 }
 
 /** A migrated store on a fresh database. */
