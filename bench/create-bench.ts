@@ -13,8 +13,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { descendants, memoryOf, percentile, startKumoProcess } from './bench-support.js';
+import { cpuMsOf, descendants, memoryOf, percentile, startKumoProcess } from './bench-support.js';
 import { createScratchDatabase } from '../test/support/test-database.js';
+import pg from 'pg';
 import { HttpLoad, openEventStream } from './http-load.js';
 import { measureTransactionCeiling, type Ceiling } from './transaction-ceiling.js';
 
@@ -40,6 +41,9 @@ interface Figures {
   runningP50: number;
   runningP99: number;
   runningSeen: number;
+  kumoCpuMsPerCreate: number;
+  postgresCpuMsPerCreate: number | null;
+  clientCpuMsPerCreate: number;
   fillPerSecond: number;
   listP50: number;
   listP99: number;
@@ -86,6 +90,29 @@ async function createMany(client: HttpLoad, prefix: string, count: number, concu
   );
   if (firstError) console.error(`  first error: ${firstError}`);
   return { latencies, seconds: (performance.now() - started) / 1000, errors };
+}
+
+/** The embedded server: its postmaster and every process under it. */
+function embeddedPostgresPids(dataDir: string): number[] {
+  const postmaster = Number(readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  return [postmaster, ...descendants(postmaster)];
+}
+
+/**
+ * The external server's processes that work for this run: the backends connected to the scratch database and the
+ * server's own background processes (WAL writer, checkpointer, autovacuum), which serve every database on it.
+ */
+async function externalPostgresPids(databaseUrl: string): Promise<number[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE (datname = current_database() OR datname IS NULL) AND pid <> pg_backend_pid()',
+    );
+    return rows.map((row) => row.pid);
+  } finally {
+    await client.end();
+  }
 }
 
 async function run(target: 'embedded' | 'external'): Promise<Figures> {
@@ -139,11 +166,21 @@ async function run(target: 'embedded' | 'external'): Promise<Figures> {
     await new Promise((resolve) => setTimeout(resolve, 1000));
 
     console.log(`[${target}] ${MEASURED} creates at concurrency ${CONCURRENCY}`);
+    // CPU over the measured creates until the last one is seen RUNNING: the machine is shared and its speed varies,
+    // and CPU per create says where the cost is whatever the throughput of this run.
+    const postgresPids = target === 'embedded' ? embeddedPostgresPids(dataDir) : await externalPostgresPids(database!.databaseUrl);
+    const cpuBefore = { kumo: cpuMsOf([kumo.child.pid!]), postgres: cpuMsOf(postgresPids), client: process.cpuUsage() };
     const measured = await createMany(client, 'm', MEASURED, CONCURRENCY, sent);
     const waitUntil = performance.now() + 60_000;
     while (performance.now() < waitUntil && [...sent.keys()].some((name) => !running.has(name))) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    const clientCpu = process.cpuUsage(cpuBefore.client);
+    const cpu = {
+      kumo: (cpuMsOf([kumo.child.pid!]) - cpuBefore.kumo) / MEASURED,
+      postgres: (cpuMsOf(postgresPids) - cpuBefore.postgres) / MEASURED,
+      client: (clientCpu.user + clientCpu.system) / 1000 / MEASURED,
+    };
     closeStream();
     const toRunning = [...sent].flatMap(([name, t0]) => (running.has(name) ? [running.get(name)! - t0] : []));
 
@@ -177,9 +214,7 @@ async function run(target: 'embedded' | 'external'): Promise<Figures> {
     let postgresRssMb: number | null = null;
     let postgresPssMb: number | null = null;
     if (target === 'embedded') {
-      const postmaster = Number(readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
-      const pids = [postmaster, ...descendants(postmaster)];
-      const memories = pids.map((pid) => {
+      const memories = embeddedPostgresPids(dataDir).map((pid) => {
         try {
           return memoryOf(pid);
         } catch {
@@ -197,6 +232,9 @@ async function run(target: 'embedded' | 'external'): Promise<Figures> {
       runningP50: percentile(toRunning, 50),
       runningP99: percentile(toRunning, 99),
       runningSeen: toRunning.length,
+      kumoCpuMsPerCreate: cpu.kumo,
+      postgresCpuMsPerCreate: cpu.postgres,
+      clientCpuMsPerCreate: cpu.client,
       fillPerSecond: remaining / Math.max(fill.seconds, 0.001),
       listP50: percentile(listLatencies, 50),
       listP99: percentile(listLatencies, 99),
@@ -241,6 +279,9 @@ const rows: Array<[string, string, (r: Figures) => string]> = [
   ['POST p99 ms', '≤ 10', (r) => f(r.postP99, 2)],
   ['POST→RUNNING p50 ms', '', (r) => f(r.runningP50, 2)],
   ['POST→RUNNING p99 ms', '≤ 50', (r) => f(r.runningP99, 2)],
+  ['CPU ms per create, Kumo', '', (r) => f(r.kumoCpuMsPerCreate, 2)],
+  ['CPU ms per create, PostgreSQL', '', (r) => f(r.postgresCpuMsPerCreate, 2)],
+  ['CPU ms per create, bench client', '', (r) => f(r.clientCpuMsPerCreate, 2)],
   ['instances seen RUNNING', `${MEASURED}`, (r) => String(r.runningSeen)],
   ['fill creates/s (c=16)', '', (r) => f(r.fillPerSecond, 0)],
   [`list page of 100 p50 ms at ${FILL}`, '', (r) => f(r.listP50, 2)],
