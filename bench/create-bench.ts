@@ -5,7 +5,8 @@
  * p99 at the filled size, and idle RSS of Kumo and of its PostgreSQL.
  *
  * Options: --instances N (measured creates, default 5000) --concurrency C (default 8) --fill T (instances in the
- * project before the list measurement, default 100000) --only embedded|external. Unless --only embedded, it first
+ * project before the list measurement, default 100000) --only embedded|external --no-idle (skips the idle waits and
+ * the memory figures, for quick comparisons). Unless --only embedded, it first
  * measures the machine's ceiling for a create-shaped transaction with pgbench (bench/transaction-ceiling.ts) and reports
  * creates/s as a ratio of it, since absolute figures move between machines and runs.
  */
@@ -28,6 +29,7 @@ const MEASURED = Number(arg('instances', '5000'));
 const CONCURRENCY = Number(arg('concurrency', '8'));
 const FILL = Number(arg('fill', '100000'));
 const ONLY = arg('only', 'both');
+const IDLE = !args.includes('--no-idle');
 const EXTERNAL_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
 const PROJECT = 'bench';
@@ -150,8 +152,8 @@ async function run(target: 'embedded' | 'external'): Promise<Figures> {
 
     // Idle after start-up and the setup calls, before any load: long enough for the idle heap trimmer's first quiet
     // interval and for the pages it frees to go back to the system.
-    await new Promise((resolve) => setTimeout(resolve, 25000));
-    const kumoStart = memoryOf(kumo.child.pid!);
+    if (IDLE) await new Promise((resolve) => setTimeout(resolve, 25000));
+    const kumoStart = IDLE ? memoryOf(kumo.child.pid!) : { rssMb: Number.NaN, pssMb: Number.NaN };
 
     const sent = new Map<string, number>();
     const running = new Map<string, number>();
@@ -207,13 +209,13 @@ async function run(target: 'embedded' | 'external'): Promise<Figures> {
     // Long enough for Kumo's idle heap trimmer (5 s intervals) to see a quiet interval after the load, collect, and
     // for the freed pages to go back to the system (that takes V8 some seconds more).
     console.log(`[${target}] idle memory`);
-    await new Promise((resolve) => setTimeout(resolve, 30000));
-    const kumoMemory = memoryOf(kumo.child.pid!);
+    if (IDLE) await new Promise((resolve) => setTimeout(resolve, 30000));
+    const kumoMemory = IDLE ? memoryOf(kumo.child.pid!) : { rssMb: Number.NaN, pssMb: Number.NaN };
     const scraped = (await client.request('GET', '/metrics')).body;
     const kumoHeapUsedMb = Number(/^nodejs_heap_size_used_bytes (\d+)$/m.exec(scraped)?.[1] ?? Number.NaN) / 1024 / 1024;
     let postgresRssMb: number | null = null;
     let postgresPssMb: number | null = null;
-    if (target === 'embedded') {
+    if (target === 'embedded' && IDLE) {
       const memories = embeddedPostgresPids(dataDir).map((pid) => {
         try {
           return memoryOf(pid);
