@@ -61,6 +61,8 @@ export interface HarnessOptions {
 
 export interface ControllerHarness {
   store: Store;
+  /** The harness's own database, for tests that look at or change it directly. */
+  databaseUrl: string;
   instances: InstanceService;
   agents: AgentRegistry;
   drivers: CountingDriver[];
@@ -153,6 +155,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Contro
 
   return {
     store,
+    databaseUrl: database.databaseUrl,
     instances,
     agents,
     drivers,

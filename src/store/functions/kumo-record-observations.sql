@@ -35,9 +35,12 @@ BEGIN
       results := results || jsonb_build_object('kind', 'lease-lost');
       CONTINUE;
     END IF;
-    IF jsonb_typeof(u->'reclaim') = 'object' AND NOT kumo_reclaim(cur.uid, u->'reclaim') THEN
-      results := results || jsonb_build_object('kind', 'reclaim-failed');
-      CONTINUE;
+    -- Nested, not `a AND NOT f()`: SQL's AND goes on past a NULL left side, so f() would run for every update.
+    IF jsonb_typeof(u->'reclaim') = 'object' THEN
+      IF NOT kumo_reclaim(cur.uid, u->'reclaim') THEN
+        results := results || jsonb_build_object('kind', 'reclaim-failed');
+        CONTINUE;
+      END IF;
     END IF;
     finalize := COALESCE((u->>'finalizeDelete')::boolean, false);
     release := COALESCE((u->>'releaseResources')::boolean, false);
