@@ -9,10 +9,16 @@ import type {
   ObservationResult,
   ObservationUpdate,
 } from '../core/index.js';
-import { ConflictError } from '../core/index.js';
+import { ConflictError, TRANSITIONAL_PHASES } from '../core/index.js';
 import type { NotificationListener } from './notification-listener.js';
 import { CHANNELS, type PostCommitNotifier } from './post-commit-notifier.js';
 import { hostFromRow, reviveInstance, type HostRow } from './row-mappers.js';
+
+/**
+ * The phases with a step to take, as a SQL list in the order of the predicate of the index instances_needing_work
+ * (migration 0006), so that the planner matches the index.
+ */
+export const STEPPING_PHASES = `(${[...TRANSITIONAL_PHASES].map((phase) => `'${phase}'`).join(', ')})`;
 
 /** Leases, observations and hosts: the controller's and the agents' side of the store. */
 export class ControllerRepository implements ControllerStore, HostStore {
@@ -30,12 +36,12 @@ export class ControllerRepository implements ControllerStore, HostStore {
       name: 'kumo-lease-instances',
       text: `WITH stepping AS (
          SELECT uid FROM instances
-          WHERE needs_work AND (host_id = ANY($4::text[]) OR host_id IS NULL)
+          WHERE phase IN ${STEPPING_PHASES} AND (host_id = ANY($4::text[]) OR host_id IS NULL)
             AND (lease_until IS NULL OR lease_until < now()) AND (requeue_at IS NULL OR requeue_at <= now())
           ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED
        ), due AS (
          SELECT uid FROM instances
-          WHERE requeue_at <= now() AND NOT needs_work AND host_id = ANY($4::text[])
+          WHERE requeue_at <= now() AND phase NOT IN ${STEPPING_PHASES} AND host_id = ANY($4::text[])
             AND (lease_until IS NULL OR lease_until < now())
           ORDER BY requeue_at LIMIT $2 FOR UPDATE SKIP LOCKED
        ), picked AS (SELECT uid FROM stepping UNION ALL SELECT uid FROM due LIMIT $2)
