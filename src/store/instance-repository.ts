@@ -35,6 +35,18 @@ interface StoredResult {
   operation: Record<string, unknown> | null;
 }
 
+/** What the create function decided for a new instance (kumo-create-instance.sql); the rest is the command's. */
+interface Placement {
+  shortId: number | string;
+  hostId: string;
+  zoneId: string;
+  nics: Instance['nics'];
+}
+
+function placedInstance(instance: Instance, placed: Placement): Instance {
+  return { ...instance, shortId: Number(placed.shortId), hostId: placed.hostId, zoneId: placed.zoneId, nics: placed.nics };
+}
+
 function reviveResult(result: StoredResult, replayed: boolean): MutationResult {
   return {
     instance: reviveInstance(result.instance),
@@ -59,7 +71,11 @@ export class InstanceRepository implements InstanceStore, EventStore {
         this.notifier.notify(CHANNELS.events, command.instance.projectId);
         // A create leased to this process's controller is its work already; tell the other replicas only otherwise.
         if (outcome.leased !== true) this.notifier.notify(CHANNELS.work);
-        return { kind: 'created', result: reviveResult(outcome.result as StoredResult, false), leased: outcome.leased === true };
+        return {
+          kind: 'created',
+          result: { instance: placedInstance(command.instance, outcome.placed as Placement), operation: command.operation, replayed: false },
+          leased: outcome.leased === true,
+        };
       case 'replayed':
         return { kind: 'replayed', result: reviveResult(outcome.result as StoredResult, true) };
       case 'in-flight':

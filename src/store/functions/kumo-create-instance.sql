@@ -30,7 +30,6 @@ DECLARE
   req jsonb;
   addr inet;
   sid bigint;
-  outcome jsonb;
   i integer;
   violated text;
 BEGIN
@@ -150,12 +149,14 @@ BEGIN
     INSERT INTO events (project_id, resource, resource_id, type, data)
     VALUES (project, 'instance', p_uid::text, 'created', inst), (project, 'operation', op->>'id', 'created', op);
 
-    outcome := jsonb_build_object('instance', inst, 'operation', op);
     IF jsonb_typeof(idem) = 'object' THEN
-      UPDATE idempotency_keys k SET result = outcome
+      UPDATE idempotency_keys k SET result = jsonb_build_object('instance', inst, 'operation', op)
        WHERE k.principal_id = idem->>'principalId' AND k.scope = idem->>'scope' AND k.key = idem->>'key';
     END IF;
-    RETURN jsonb_build_object('kind', 'created', 'result', outcome, 'leased', leased_to IS NOT NULL);
+    -- Only what the create decided: the caller has the rest of both documents already, and sending them back
+    -- cost the server and the caller a serialisation and a parse of each.
+    RETURN jsonb_build_object('kind', 'created', 'leased', leased_to IS NOT NULL, 'placed', jsonb_build_object(
+      'shortId', sid, 'hostId', chosen_host, 'zoneId', inst->'zoneId', 'nics', inst->'nics'));
   EXCEPTION
     WHEN SQLSTATE 'KU001' THEN
       RETURN SQLERRM::jsonb;
