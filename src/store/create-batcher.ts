@@ -19,7 +19,7 @@ export interface CreateBatcherOptions {
 
 /**
  * Group commit for creates. Concurrent creates queue here; whenever a connection is free, everything queued goes out
- * as one statement — `SELECT kumo_create_instance(c) FROM unnest($1::jsonb[])` — which is one round trip and one
+ * as one statement — `SELECT kumo_create_instance(c) FROM jsonb_array_elements($1::jsonb)` — which is one round trip and one
  * fsync for the whole batch. Each create runs in its own subtransaction inside the function, so one failing create
  * never fails its neighbours. Under light load a batch is a single create and nothing waits.
  */
@@ -60,8 +60,10 @@ export class CreateBatcher {
       // Named, so each connection parses and plans it once.
       const { rows } = await this.pool.query<{ outcome: Record<string, unknown> }>({
         name: 'kumo-create-instances',
-        text: 'SELECT kumo_create_instance(c) AS outcome FROM unnest($1::jsonb[]) WITH ORDINALITY AS t(c, n) ORDER BY n',
-        values: [batch.map((pending) => pending.command)],
+        // One JSON array rather than a jsonb[]: a PostgreSQL array literal had Kumo escape every quote in every
+        // document and the server parse the array before parsing each element.
+        text: 'SELECT kumo_create_instance(c) AS outcome FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(c, n) ORDER BY n',
+        values: [`[${batch.map((pending) => pending.command).join(',')}]`],
       });
       batch.forEach((pending, index) => {
         const row = rows[index];
