@@ -22,8 +22,11 @@ interface LockRecord {
   startTime: string;
 }
 
-/** How many times to retry when other processes race for the same lock; each round ends with progress or an error. */
-const ACQUIRE_ROUNDS = 5;
+/**
+ * How many times to retry when other processes race for the same lock. A round ends with the lock, an error, a stale
+ * lock removed, or a short wait while another process removes one.
+ */
+const ACQUIRE_ROUNDS = 50;
 
 /**
  * Takes the Kumo data directory `dataDir` (created if missing) for this process, so that two Kumo servers never share
@@ -46,17 +49,14 @@ export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> 
   await writeFileDurably(draft, `${JSON.stringify(own)}\n`, 0o644);
   try {
     for (let round = 0; round < ACQUIRE_ROUNDS; round++) {
-      try {
-        await link(draft, lockPath);
+      if (await tryLink(draft, lockPath)) {
         await syncDirectory(dir);
         return heldLock(lockPath, own);
-      } catch (error) {
-        if (errorCode(error) !== 'EEXIST') throw error;
       }
       const holder = await readLockRecord(lockPath);
       if (holder === undefined) continue;
       if (await isLiveKumo(holder)) throw inUseError(dir, holder);
-      await removeStaleLock(dir, lockPath, holder);
+      await removeStaleLock(dir, lockPath, holder, draft);
     }
     throw new Error(`could not lock data directory ${dir}: other processes kept taking ${lockPath}`);
   } finally {
@@ -65,28 +65,65 @@ export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> 
 }
 
 /**
- * Removes a lock judged stale. It is first renamed to a private name, which only one of several processes taking over
- * the same stale lock can do; if what was moved turns out to be a fresh lock that another process wrote after we
- * looked, it is put back and this process backs off.
+ * Removes a lock judged stale, holding `kumo.pid.takeover` (created like the lock itself) while it looks again and
+ * unlinks. Only a takeover holder removes another process's lock, and a lock path that exists cannot be linked over,
+ * so the lock it looks at cannot change under it. Without the takeover file, a process that read the stale lock just
+ * before another replaced it with a fresh one removed the fresh one, and a third process could then take the
+ * directory while the second still believed it held it.
+ *
+ * A takeover file whose holder is gone (killed inside these few system calls) is moved aside and removed.
  */
-async function removeStaleLock(dir: string, lockPath: string, stale: LockRecord): Promise<void> {
-  const aside = join(dir, `.${DATA_DIR_LOCK_FILE}.stale.${process.pid}.${randomBytes(6).toString('hex')}`);
+async function removeStaleLock(dir: string, lockPath: string, stale: LockRecord, draft: string): Promise<void> {
+  const takeoverPath = `${lockPath}.takeover`;
+  if (!(await tryLink(draft, takeoverPath))) {
+    const taker = await readLockRecord(takeoverPath);
+    if (taker !== undefined && !(await isLiveKumo(taker))) await removeAbandonedTakeover(dir, takeoverPath, taker);
+    else await sleep(2 + Math.random() * 8);
+    return;
+  }
   try {
-    await rename(lockPath, aside);
+    const current = await readLockRecord(lockPath);
+    if (current !== undefined && current.pid === stale.pid && current.startTime === stale.startTime) {
+      await unlink(lockPath).catch((error: unknown) => {
+        if (errorCode(error) !== 'ENOENT') throw error;
+      });
+    }
+  } finally {
+    await unlink(takeoverPath).catch(() => undefined);
+  }
+}
+
+/** Moves an abandoned takeover file to a private name and removes it, unless what was moved is a live one. */
+async function removeAbandonedTakeover(dir: string, takeoverPath: string, abandoned: LockRecord): Promise<void> {
+  const aside = join(dir, `.${DATA_DIR_LOCK_FILE}.takeover.${process.pid}.${randomBytes(6).toString('hex')}`);
+  try {
+    await rename(takeoverPath, aside);
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return;
     throw error;
   }
   try {
     const moved = await readLockRecord(aside);
-    const isSameStaleLock = moved !== undefined && moved.pid === stale.pid && moved.startTime === stale.startTime;
-    if (moved !== undefined && !isSameStaleLock && (await isLiveKumo(moved))) {
-      await link(aside, lockPath).catch(() => undefined);
-      throw inUseError(dir, moved);
-    }
+    const isSame = moved !== undefined && moved.pid === abandoned.pid && moved.startTime === abandoned.startTime;
+    if (moved !== undefined && !isSame && (await isLiveKumo(moved))) await link(aside, takeoverPath).catch(() => undefined);
   } finally {
     await unlink(aside).catch(() => undefined);
   }
+}
+
+/** `link(2)`: true when `target` was created, false when it already existed. */
+async function tryLink(source: string, target: string): Promise<boolean> {
+  try {
+    await link(source, target);
+    return true;
+  } catch (error) {
+    if (errorCode(error) === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function heldLock(lockPath: string, own: LockRecord): DataDirLock {

@@ -13,6 +13,8 @@ const children: ChildProcess[] = [];
 
 const CONTENDER_SCRIPT =
   `import { acquireDataDirLock } from ${JSON.stringify(lockModule)};\n` +
+  // With --start-on-go, wait for a line on stdin first, so that racers start at once rather than as they boot.
+  'if (process.argv[2] === "--start-on-go") { console.log("ready"); await new Promise((go) => process.stdin.once("data", go)); }\n' +
   'try { await acquireDataDirLock(process.argv[1]); console.log("locked"); }\n' +
   'catch (error) { console.log(error.message); }\n' +
   'process.stdin.resume();\n';
@@ -31,20 +33,29 @@ async function dataDirForTest(): Promise<string> {
 
 /**
  * A child Node process that tries to take the lock, prints `locked` or the error message, and then holds on (keeping
- * the lock if it got it) until its stdin closes.
+ * the lock if it got it) until its stdin closes. With `startOnGo`, it first prints `ready` and waits for `go()`.
  */
-function contender(dataDir: string): { child: ChildProcess; outcome: Promise<string> } {
-  const child = spawn(process.execPath, ['--input-type=module', '--eval', CONTENDER_SCRIPT, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+function contender(
+  dataDir: string,
+  options: { startOnGo?: boolean } = {},
+): { child: ChildProcess; ready: Promise<void>; go(): void; outcome: Promise<string> } {
+  const args = ['--input-type=module', '--eval', CONTENDER_SCRIPT, dataDir, ...(options.startOnGo ? ['--start-on-go'] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(child);
-  const outcome = (async () => {
+  const lines = (async function* () {
     let output = '';
     for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
       output += chunk.toString('utf8');
-      if (output.includes('\n')) break;
+      let newline;
+      while ((newline = output.indexOf('\n')) >= 0) {
+        yield output.slice(0, newline).trim();
+        output = output.slice(newline + 1);
+      }
     }
-    return output.trim();
   })();
-  return { child, outcome };
+  const ready = options.startOnGo ? lines.next().then(() => undefined) : Promise.resolve();
+  const outcome = ready.then(async () => (await lines.next()).value ?? '');
+  return { child, ready, go: () => child.stdin?.write('go\n'), outcome };
 }
 
 async function writeLock(dataDir: string, record: unknown): Promise<void> {
@@ -118,14 +129,20 @@ describe('acquireDataDirLock', () => {
   });
 
   it('lets exactly one of several processes racing for the same directory win', async () => {
-    const dataDir = await dataDirForTest();
-    await writeLock(dataDir, { pid: 0, startTime: 'stale' });
-    const racers = Array.from({ length: 6 }, () => contender(dataDir));
-    const outcomes = await Promise.all(racers.map((racer) => racer.outcome));
-    assert.equal(outcomes.filter((outcome) => outcome === 'locked').length, 1, outcomes.join('\n'));
-    for (const outcome of outcomes.filter((o) => o !== 'locked')) {
-      assert.match(outcome, /is in use by another Kumo process \(pid \d+\)/);
+    // Several rounds: a racer that read the stale lock just before another replaced it used to remove the fresh
+    // lock, and a third racer then took the directory too (two winners in about one round of six).
+    for (let round = 0; round < 5; round++) {
+      const dataDir = await dataDirForTest();
+      await writeLock(dataDir, { pid: 0, startTime: 'stale' });
+      const racers = Array.from({ length: 8 }, () => contender(dataDir, { startOnGo: true }));
+      await Promise.all(racers.map((racer) => racer.ready));
+      for (const racer of racers) racer.go();
+      const outcomes = await Promise.all(racers.map((racer) => racer.outcome));
+      assert.equal(outcomes.filter((outcome) => outcome === 'locked').length, 1, `round ${round}:\n${outcomes.join('\n')}`);
+      for (const outcome of outcomes.filter((o) => o !== 'locked')) {
+        assert.match(outcome, /is in use by another Kumo process \(pid \d+\)/);
+      }
+      for (const racer of racers) racer.child.stdin?.end();
     }
-    for (const racer of racers) racer.child.stdin?.end();
   });
 });
