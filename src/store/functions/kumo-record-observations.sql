@@ -44,13 +44,12 @@ BEGIN
     END IF;
     finalize := COALESCE((u->>'finalizeDelete')::boolean, false);
     release := COALESCE((u->>'releaseResources')::boolean, false);
-    new_doc := cur.doc || COALESCE(u->'set', '{}'::jsonb)
-           || jsonb_build_object('resourceVersion', cur.resource_version + 1, 'updatedAt', now_text);
-    IF finalize THEN
-      new_doc := new_doc || jsonb_build_object('phase', 'deleted', 'powerState', 'shutdown', 'deletedAt', now_text);
-    ELSIF release THEN
-      new_doc := new_doc || jsonb_build_object('hostId', NULL);
-    END IF;
+    -- The small patches are merged first and the document once: each `||` with the document rebuilds all of it.
+    new_doc := cur.doc || (COALESCE(u->'set', '{}'::jsonb)
+           || jsonb_build_object('resourceVersion', cur.resource_version + 1, 'updatedAt', now_text)
+           || CASE WHEN finalize THEN jsonb_build_object('phase', 'deleted', 'powerState', 'shutdown', 'deletedAt', now_text)
+                   WHEN release THEN jsonb_build_object('hostId', NULL)
+                   ELSE '{}'::jsonb END);
     IF finalize OR release THEN
       PERFORM kumo_release_instances(ARRAY[cur.uid]);
     END IF;
@@ -71,7 +70,7 @@ BEGIN
     op := u->'operation';
     IF jsonb_typeof(op) = 'object' THEN
       UPDATE operations o
-         SET doc = o.doc || jsonb_build_object('updatedAt', now_text)
+         SET doc = o.doc || (jsonb_build_object('updatedAt', now_text)
                    || CASE WHEN op ? 'status' THEN jsonb_build_object('status', op->'status') ELSE '{}'::jsonb END
                    || CASE WHEN op ? 'error' THEN jsonb_build_object('error', op->'error') ELSE '{}'::jsonb END
                    || CASE WHEN jsonb_typeof(op->'steps') = 'array'
@@ -80,7 +79,7 @@ BEGIN
                    || jsonb_build_object('completedAt',
                         CASE WHEN COALESCE(op->>'status', o.status) IN ('succeeded', 'failed')
                              THEN COALESCE(NULLIF(o.doc->'completedAt', 'null'::jsonb), to_jsonb(now_text))
-                             ELSE 'null'::jsonb END),
+                             ELSE 'null'::jsonb END)),
              status = COALESCE(op->>'status', o.status)
        WHERE o.id = op->>'id'
        RETURNING o.doc, o.project_id INTO op_doc, op_project;
