@@ -64,6 +64,13 @@ export function parseNetworkUri(uri: string): { regionId: string; projectId: str
 
 /** RFC 3339 in UTC without fractional seconds, as the k0rdent examples show (`2023-11-07T05:31:56Z`). */
 export function rfc3339(value: Date | string): string {
+  // Every view and event frame formats two or more dates: stored JSON already in UTC ISO form is cut, not parsed.
+  if (typeof value === 'string' && ISO_UTC.test(value)) return `${value.slice(0, 19)}Z`;
   const date = value instanceof Date ? value : new Date(value);
-  return Number.isNaN(date.getTime()) ? '' : date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  if (Number.isNaN(date.getTime())) return '';
+  const iso = date.toISOString();
+  return iso.length === 24 ? `${iso.slice(0, 19)}Z` : iso.replace(/\.\d{3}Z$/, 'Z');
 }
+
+/** `2026-12-02T14:21:04Z` or `2026-12-02T14:21:04.398Z`: what Date#toISOString writes for years 0–9999. */
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z$/;
