@@ -64,10 +64,9 @@ BEGIN
            requeue_at = CASE WHEN u ? 'requeueAfterMs'
                              THEN now() + make_interval(secs => (u->>'requeueAfterMs')::double precision / 1000) END
      WHERE i.uid = cur.uid;
-    INSERT INTO events (project_id, resource, resource_id, type, data)
-    VALUES (cur.project_id, 'instance', cur.uid::text, CASE WHEN finalize THEN 'deleted' ELSE 'updated' END, new_doc);
 
     op := u->'operation';
+    op_doc := NULL;
     IF jsonb_typeof(op) = 'object' THEN
       UPDATE operations o
          SET doc = o.doc || (jsonb_build_object('updatedAt', now_text)
@@ -83,9 +82,15 @@ BEGIN
              status = COALESCE(op->>'status', o.status)
        WHERE o.id = op->>'id'
        RETURNING o.doc, o.project_id INTO op_doc, op_project;
-      IF FOUND THEN
-        INSERT INTO events (project_id, resource, resource_id, type, data) VALUES (op_project, 'operation', op->>'id', 'updated', op_doc);
-      END IF;
+    END IF;
+    -- The instance's change event, then its operation's, in one statement.
+    IF op_doc IS NULL THEN
+      INSERT INTO events (project_id, resource, resource_id, type, data)
+      VALUES (cur.project_id, 'instance', cur.uid::text, CASE WHEN finalize THEN 'deleted' ELSE 'updated' END, new_doc);
+    ELSE
+      INSERT INTO events (project_id, resource, resource_id, type, data)
+      VALUES (cur.project_id, 'instance', cur.uid::text, CASE WHEN finalize THEN 'deleted' ELSE 'updated' END, new_doc),
+             (op_project, 'operation', op->>'id', 'updated', op_doc);
     END IF;
     results := results || jsonb_build_object('kind', 'applied', 'projectId', cur.project_id);
   END LOOP;
