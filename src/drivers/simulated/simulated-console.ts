@@ -8,13 +8,15 @@ const RESTART = 3;
 
 /** Entries kept per guest; older ones are dropped so the log stays bounded however long the guest lives. */
 const MAX_ENTRIES = 64;
+/** Up to this many entries, a log is kept in an array of its exact length. */
+const SMALL_LOG = 8;
 
 /**
  * A guest's synthetic serial console: boot lines naming the hostname and the authorised SSH keys, a ready line, power
  * events. It records events cheaply and renders text only when read.
  */
 export class SimulatedConsole {
-  private readonly entries: Array<number | string> = [];
+  private entries: Array<number | string> = [];
 
   constructor(
     private readonly hostname: string,
@@ -51,8 +53,13 @@ export class SimulatedConsole {
   }
 
   private push(entry: number | string): void {
-    if (this.entries.length >= MAX_ENTRIES) this.entries.shift();
-    this.entries.push(entry);
+    // A short log is copied into an array of its exact length (`concat`; a spread over-allocates too): `push` onto
+    // an empty array reserves 17 slots, 14 MB of an 83 MB heap for 100,000 guests with a boot and a ready line each.
+    if (this.entries.length < SMALL_LOG) this.entries = this.entries.concat(entry);
+    else {
+      if (this.entries.length >= MAX_ENTRIES) this.entries.shift();
+      this.entries.push(entry);
+    }
   }
 
   private render(entry: number | string): string[] {
