@@ -83,15 +83,12 @@ BEGIN
        WHERE o.id = op->>'id'
        RETURNING o.doc, o.project_id INTO op_doc, op_project;
     END IF;
-    -- The instance's change event, then its operation's, in one statement.
-    IF op_doc IS NULL THEN
-      INSERT INTO events (project_id, resource, resource_id, type, data)
-      VALUES (cur.project_id, 'instance', cur.uid::text, CASE WHEN finalize THEN 'deleted' ELSE 'updated' END, new_doc);
-    ELSE
-      INSERT INTO events (project_id, resource, resource_id, type, data)
-      VALUES (cur.project_id, 'instance', cur.uid::text, CASE WHEN finalize THEN 'deleted' ELSE 'updated' END, new_doc),
-             (op_project, 'operation', op->>'id', 'updated', op_doc);
-    END IF;
+    -- The instance's change event, then its operation's when one was updated, in one statement.
+    INSERT INTO events (project_id, resource, resource_id, type, data)
+    SELECT e.project_id, e.resource, e.resource_id, e.type, e.data
+      FROM (VALUES (cur.project_id, 'instance', cur.uid::text, CASE WHEN finalize THEN 'deleted' ELSE 'updated' END, new_doc),
+                   (op_project, 'operation', op->>'id', 'updated', op_doc)) AS e(project_id, resource, resource_id, type, data)
+     WHERE e.data IS NOT NULL;
     results := results || jsonb_build_object('kind', 'applied', 'projectId', cur.project_id);
   END LOOP;
   RETURN to_jsonb(results);
