@@ -83,7 +83,7 @@ async function removeStaleLock(dir: string, lockPath: string, stale: LockRecord,
   }
   try {
     const current = await readLockRecord(lockPath);
-    if (current !== undefined && current.pid === stale.pid && current.startTime === stale.startTime) {
+    if (sameHolder(current, stale)) {
       await unlink(lockPath).catch((error: unknown) => {
         if (errorCode(error) !== 'ENOENT') throw error;
       });
@@ -104,8 +104,9 @@ async function removeAbandonedTakeover(dir: string, takeoverPath: string, abando
   }
   try {
     const moved = await readLockRecord(aside);
-    const isSame = moved !== undefined && moved.pid === abandoned.pid && moved.startTime === abandoned.startTime;
-    if (moved !== undefined && !isSame && (await isLiveKumo(moved))) await link(aside, takeoverPath).catch(() => undefined);
+    if (moved !== undefined && !sameHolder(moved, abandoned) && (await isLiveKumo(moved))) {
+      await link(aside, takeoverPath).catch(() => undefined);
+    }
   } finally {
     await unlink(aside).catch(() => undefined);
   }
@@ -126,6 +127,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Whether a lock file read back names the same process (PID and start time) as `expected`. */
+function sameHolder(record: LockRecord | undefined, expected: LockRecord): boolean {
+  return record !== undefined && record.pid === expected.pid && record.startTime === expected.startTime;
+}
+
 function heldLock(lockPath: string, own: LockRecord): DataDirLock {
   let released = false;
   return {
@@ -135,7 +141,7 @@ function heldLock(lockPath: string, own: LockRecord): DataDirLock {
       released = true;
       const current = await readLockRecord(lockPath);
       // Never remove a lock that another process has taken since (possible only if ours was judged stale).
-      if (current?.pid === own.pid && current.startTime === own.startTime) {
+      if (sameHolder(current, own)) {
         await unlink(lockPath).catch(() => undefined);
       }
     },
