@@ -43,6 +43,11 @@ describe('authentication', () => {
       const sample = new RegExp(`^${name} (\\d+)$`, 'm').exec(response.body);
       assert.ok(sample && Number(sample[1]) > 1024 * 1024, `${name} in\n${response.body}`);
     }
+    for (const space of ['new', 'old', 'code', 'large_object']) {
+      const total = new RegExp(`^nodejs_heap_space_size_total_bytes\\{space="${space}"\\} (\\d+)$`, 'm').exec(response.body);
+      const used = new RegExp(`^nodejs_heap_space_size_used_bytes\\{space="${space}"\\} (\\d+)$`, 'm').exec(response.body);
+      assert.ok(total && used && Number(used[1]) <= Number(total[1]), `heap space ${space} in\n${response.body}`);
+    }
   });
 
   it('echoes X-Request-Id and uses it in errors', async () => {
