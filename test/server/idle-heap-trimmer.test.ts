@@ -75,4 +75,23 @@ describe('IdleHeapTrimmer', () => {
     const after = v8.getHeapStatistics().total_heap_size;
     assert.ok(after < grown, `heap ${Math.round(after / MiB)} MiB after the trim, ${Math.round(grown / MiB)} MiB before`);
   });
+
+  it('gives back old-space pages that a burst left sparse, not only the garbage on them', () => {
+    const trimmer = new IdleHeapTrimmer({ probes: { ...processProbes(), cpuMicros: () => 0 }, minGrowthBytes: 8 * MiB });
+    // One object in fifteen outlives the burst, so every page the burst filled keeps a few survivors.
+    const survivors: unknown[] = [];
+    let garbage: unknown[] | null = [];
+    for (let i = 0; i < 600_000; i++) {
+      garbage.push({ i, text: `instance-${i}`, sizes: [i, i] });
+      if (i % 15 === 0) survivors.push({ i });
+    }
+    garbage = null;
+    assert.equal(trimmer.check(), true);
+    const old = v8.getHeapSpaceStatistics().find((space) => space.space_name === 'old_space')!;
+    assert.ok(survivors.length > 0);
+    assert.ok(
+      old.space_size < 2 * old.space_used_size + 8 * MiB,
+      `old space holds ${Math.round(old.space_size / MiB)} MiB for ${Math.round(old.space_used_size / MiB)} MiB in use`,
+    );
+  });
 });
