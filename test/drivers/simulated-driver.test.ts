@@ -266,6 +266,22 @@ describe('SimulatedDriver', () => {
     assert.ok((await driver.consoleOutput(spec.id)).split('\n').length < 400);
   });
 
+  it('console keeps every event in order, past the short log a guest starts with', async () => {
+    const driver = new SimulatedDriver();
+    const spec = guestSpec();
+    await driver.create(spec);
+    for (let i = 0; i < 6; i++) {
+      await driver.stop(spec.id);
+      await driver.start(spec.id);
+    }
+    driver.crashGuest(spec.id);
+    const markers = (await driver.consoleOutput(spec.id))
+      .split('\n')
+      .map((line) => (/^SeaBIOS/.test(line) ? 'B' : / login:$/.test(line) ? 'R' : /Power down/.test(line) ? 'S' : /Kernel panic/.test(line) ? 'P' : ''))
+      .join('');
+    assert.equal(markers, `BR${'SBR'.repeat(6)}P`);
+  });
+
   it('snapshot returns the image boot source', async () => {
     const driver = new SimulatedDriver();
     const spec = guestSpec();

@@ -8,20 +8,30 @@ const RESTART = 3;
 
 /** Entries kept per guest; older ones are dropped so the log stays bounded however long the guest lives. */
 const MAX_ENTRIES = 64;
-/** Up to this many entries, a log is kept in an array of its exact length. */
-const SMALL_LOG = 8;
+/**
+ * A log of canned sequences only is packed into one small integer, two bits an entry under a leading 1 that marks
+ * its length: 14 entries fit V8's 31-bit small integers. Measured at 20,000 guests, the log's array and its backing
+ * store were 64 of the ≈400 bytes a simulated guest cost.
+ */
+const EMPTY_LOG = 1;
+const PACKED_ENTRIES = 14;
+const NO_KEYS: readonly string[] = Object.freeze([]);
 
 /**
  * A guest's synthetic serial console: boot lines naming the hostname and the authorised SSH keys, a ready line, power
  * events. It records events cheaply and renders text only when read.
  */
 export class SimulatedConsole {
-  private entries: Array<number | string> = [];
+  /** Packed codes (see {@link EMPTY_LOG}), or once a free-text line or a long history arrives, an array of entries. */
+  private log: number | Array<number | string> = EMPTY_LOG;
+  private readonly sshPublicKeys: readonly string[];
 
   constructor(
     private readonly hostname: string,
-    private readonly sshPublicKeys: readonly string[],
-  ) {}
+    sshPublicKeys: readonly string[],
+  ) {
+    this.sshPublicKeys = sshPublicKeys.length === 0 ? NO_KEYS : sshPublicKeys;
+  }
 
   boot(): void {
     this.push(BOOT);
@@ -48,18 +58,27 @@ export class SimulatedConsole {
   /** The last `maxLines` lines (all retained lines when absent), newline-separated. */
   tail(maxLines?: number): string {
     if (maxLines !== undefined && maxLines < 1) return '';
-    const lines = this.entries.flatMap((entry) => this.render(entry));
+    const lines = this.entries().flatMap((entry) => this.render(entry));
     return (maxLines === undefined ? lines : lines.slice(-Math.floor(maxLines))).join('\n');
   }
 
+  private entries(): Array<number | string> {
+    if (typeof this.log !== 'number') return this.log;
+    const codes: number[] = [];
+    for (let packed = this.log; packed > EMPTY_LOG; packed >>>= 2) codes.push(packed & 3);
+    return codes.reverse();
+  }
+
   private push(entry: number | string): void {
-    // A short log is copied into an array of its exact length (`concat`; a spread over-allocates too): `push` onto
-    // an empty array reserves 17 slots, 14 MB of an 83 MB heap for 100,000 guests with a boot and a ready line each.
-    if (this.entries.length < SMALL_LOG) this.entries = this.entries.concat(entry);
-    else {
-      if (this.entries.length >= MAX_ENTRIES) this.entries.shift();
-      this.entries.push(entry);
+    if (typeof this.log === 'number') {
+      if (typeof entry === 'number' && packedLength(this.log) < PACKED_ENTRIES) {
+        this.log = (this.log << 2) | entry;
+        return;
+      }
+      this.log = this.entries();
     }
+    if (this.log.length >= MAX_ENTRIES) this.log.shift();
+    this.log.push(entry);
   }
 
   private render(entry: number | string): string[] {
@@ -89,6 +108,11 @@ export class SimulatedConsole {
         return typeof entry === 'string' ? [entry] : [];
     }
   }
+}
+
+/** Entries in a packed log: two bits each below the leading 1. */
+function packedLength(packed: number): number {
+  return (31 - Math.clz32(packed)) / 2;
 }
 
 /** `type SHA256:fingerprint comment`, as cloud-init's ci-info table lists authorised keys. */

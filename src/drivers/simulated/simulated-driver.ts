@@ -11,7 +11,7 @@ import {
 } from '../hypervisor-driver.js';
 import { SimulatedConsole } from './simulated-console.js';
 import { createFaultApplies, hostUnreachableError, type SimulatedFaults } from './simulated-faults.js';
-import { SimulatedGuest, type GuestSize, type ReadyOptions } from './simulated-guest.js';
+import { SimulatedGuest, sharedSize, type GuestSize, type ReadyOptions } from './simulated-guest.js';
 
 export interface SimulatedDriverOptions {
   /** Reported by `capacity()`; default 32 vCPUs, 128 GiB RAM, 2000 GB disk, x86_64, no GPUs. */
@@ -107,7 +107,7 @@ export class SimulatedDriver implements HypervisorDriver {
     }
     options.signal?.throwIfAborted();
     const serial = new SimulatedConsole(spec.hostname, spec.sshPublicKeys);
-    const size = { vcpus: spec.vcpus, ramMb: spec.ramMb, diskGb: spec.diskGb };
+    const size = sharedSize({ vcpus: spec.vcpus, ramMb: spec.ramMb, diskGb: spec.diskGb });
     const guest = new SimulatedGuest(spec.id, spec.image.boot, serial, size);
     this.guests.set(spec.id, guest);
     guest.beginBoot(createFaultApplies(this.faults.hangCreate, spec) ? Infinity : this.bootDelayMs);
@@ -215,9 +215,9 @@ export class SimulatedDriver implements HypervisorDriver {
       throw new RangeError(`invalid size for guest ${id}: ${JSON.stringify(size)}`);
     }
     if (this.capabilities.resizeOnNextBoot) {
-      guest.nextSize = { ...size };
+      guest.nextSize = sharedSize(size);
     } else {
-      guest.size = { ...size };
+      guest.size = sharedSize(size);
     }
     return guest.status();
   }
