@@ -42,6 +42,8 @@ export interface ControllerOptions {
   /** See {@link HostStatusReconcilerOptions}. */
   resumeGuestsOnStart?: boolean;
   reapOrphans?: boolean;
+  /** Instances a status sweep compares at a time (see HostStatusReconciler). */
+  sweepPageSize?: number;
   logger?: Logger;
 }
 
@@ -134,6 +136,7 @@ export class Controller implements WorkNotifier {
       logger: this.logger,
       ...(options.resumeGuestsOnStart !== undefined ? { resumeGuestsOnStart: options.resumeGuestsOnStart } : {}),
       ...(options.reapOrphans !== undefined ? { reapOrphans: options.reapOrphans } : {}),
+      ...(options.sweepPageSize !== undefined ? { sweepPageSize: options.sweepPageSize } : {}),
     });
   }
 

@@ -23,6 +23,8 @@ export interface HostStatusReconcilerOptions {
   resumeGuestsOnStart?: boolean;
   /** Destroy guests no live instance owns (left by a deletion finished while the host was unreachable). Default true. */
   reapOrphans?: boolean;
+  /** Instances read and compared at a time during a sweep; default 2,000. */
+  sweepPageSize?: number;
 }
 
 /**
@@ -37,10 +39,12 @@ export interface HostStatusReconcilerOptions {
 export class HostStatusReconciler implements HostStatusSink {
   private readonly resumeGuestsOnStart: boolean;
   private readonly reapOrphans: boolean;
+  private readonly pageSize: number;
 
   constructor(private readonly options: HostStatusReconcilerOptions) {
     this.resumeGuestsOnStart = options.resumeGuestsOnStart ?? true;
     this.reapOrphans = options.reapOrphans ?? true;
+    this.pageSize = options.sweepPageSize ?? 2000;
   }
 
   async guestEvent(hostId: string, event: GuestEvent): Promise<void> {
@@ -51,27 +55,37 @@ export class HostStatusReconciler implements HostStatusSink {
 
   async guestReport(hostId: string, guests: GuestStatus[], context: { firstReport: boolean }): Promise<void> {
     const agent = this.options.agents.agentFor(hostId);
+    // Guests not yet matched to an instance of this host; what is left at the end has no owner.
+    const unowned = new Map(guests.map((guest) => [guest.id, guest]));
+    const errors: unknown[] = [];
     // Read after the agent listed its guests: a guest in the list had its instance recorded before it existed.
-    const instances = await this.options.store.listHostInstances(hostId);
-    const byUid = new Map(guests.map((guest) => [guest.id, guest]));
-    const owned = new Set(instances.map((instance) => instance.uid));
-    const work: Array<() => Promise<void>> = [];
-    for (const summary of instances) {
-      if (isTransitional(summary.phase)) continue;
-      const guest = byUid.get(summary.uid);
-      if (guest) {
-        if (powerDiffers(summary, guest)) work.push(() => this.withInstance(summary, hostId, (instance) => this.confirmAndObserve(agent, instance)));
-      } else if (summary.phase === 'running' || summary.phase === 'paused') {
-        const resume = context.firstReport && this.resumeGuestsOnStart && agent !== undefined && summary.launchedAt !== null;
-        work.push(() =>
-          this.withInstance(summary, hostId, (instance) => (resume && agent ? this.resume(agent, instance) : this.confirmAndObserve(agent, instance))),
-        );
+    // A page at a time, each compared and acted on before the next is read, so a sweep of a large host holds one page.
+    let after: string | null = null;
+    for (;;) {
+      const instances = await this.options.store.listHostInstances(hostId, after, this.pageSize);
+      const work: Array<() => Promise<void>> = [];
+      for (const summary of instances) {
+        const guest = unowned.get(summary.uid);
+        unowned.delete(summary.uid);
+        if (isTransitional(summary.phase)) continue;
+        if (guest) {
+          if (powerDiffers(summary, guest)) work.push(() => this.withInstance(summary, hostId, (instance) => this.confirmAndObserve(agent, instance)));
+        } else if (summary.phase === 'running' || summary.phase === 'paused') {
+          const resume = context.firstReport && this.resumeGuestsOnStart && agent !== undefined && summary.launched;
+          work.push(() =>
+            this.withInstance(summary, hostId, (instance) => (resume && agent ? this.resume(agent, instance) : this.confirmAndObserve(agent, instance))),
+          );
+        }
       }
+      await runLimited(work, 16).catch((error: unknown) => errors.push(error));
+      if (instances.length < this.pageSize) break;
+      after = instances[instances.length - 1]!.uid;
     }
     if (this.reapOrphans && agent) {
-      for (const guest of guests) if (!owned.has(guest.id)) work.push(() => this.reap(agent, guest.id));
+      const reaps = Array.from(unowned.keys(), (uid) => () => this.reap(agent, uid));
+      await runLimited(reaps, 16).catch((error: unknown) => errors.push(error));
     }
-    await runLimited(work, 16);
+    if (errors.length > 0) throw errors[0];
   }
 
   /** Reads the whole instance the sweep acts on; one that moved meanwhile (another host, another phase) waits for the next sweep. */

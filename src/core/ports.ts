@@ -289,14 +289,17 @@ export interface ControllerStore {
   /** Calls `listener` when any replica committed work for the controller. */
   subscribeWork(listener: () => void): () => void;
   /**
-   * Instances placed on a host that are not deleted, as much of each as the agent's status sweep compares; the sweep
-   * reads the few it acts on in full.
+   * A page of the instances placed on a host that are not deleted, in uid order after `afterUid` (null: from the
+   * start), as much of each as the agent's status sweep compares; the sweep reads the few it acts on in full.
    */
-  listHostInstances(hostId: string): Promise<HostInstanceSummary[]>;
+  listHostInstances(hostId: string, afterUid: string | null, limit: number): Promise<HostInstanceSummary[]>;
 }
 
 /** What a status sweep needs to tell whether a guest and its instance disagree. */
-export type HostInstanceSummary = Pick<Instance, 'uid' | 'phase' | 'launchedAt'>;
+export interface HostInstanceSummary extends Pick<Instance, 'uid' | 'phase'> {
+  /** Whether the instance ever ran (it has a `launchedAt`): a guest to create again after its host restarted. */
+  launched: boolean;
+}
 
 export interface Store extends TenancyStore, CatalogStore, InstanceStore, EventStore, HostStore, ControllerStore {
   /** Runs `work` while holding a database-wide lock named `name`: one process at a time, across replicas. */

@@ -141,7 +141,7 @@ export interface HypervisorDriver {
   /** The guest's current status; throws {@link GuestNotFoundError} when it does not exist. */
   status(id: string): Promise<GuestStatus>;
 
-  /** Every guest this driver knows on the host (after a restart: the ones it adopted). */
+  /** Every guest this driver knows on the host (after a restart: the ones it adopted); `status` has the timelines. */
   list(): Promise<GuestStatus[]>;
 
   /** The tail of the guest's serial console, at most `maxLines` lines. */

@@ -21,6 +21,9 @@ import { hostFromRow, reviveInstance, type HostRow } from './row-mappers.js';
 export const STEPPING_PHASES = `(${[...TRANSITIONAL_PHASES].map((phase) => `'${phase}'`).join(', ')})`;
 
 /** Leases, observations and hosts: the controller's and the agents' side of the store. */
+/** Below every instance uid (they are random UUIDs): where a keyset page from the start begins. */
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
 export class ControllerRepository implements ControllerStore, HostStore {
   constructor(
     private readonly pool: pg.Pool,
@@ -80,14 +83,18 @@ export class ControllerRepository implements ControllerStore, HostStore {
     return this.listener.subscribe(CHANNELS.work, () => listener());
   }
 
-  async listHostInstances(hostId: string): Promise<HostInstanceSummary[]> {
+  async listHostInstances(hostId: string, afterUid: string | null, limit: number): Promise<HostInstanceSummary[]> {
     // Not the documents: a sweep of a host with 30,000 instances parsed 50 MB of JSON every 30 s to compare phases.
-    const { rows } = await this.pool.query<{ uid: string; phase: HostInstanceSummary['phase']; launched_at: string | null }>({
+    // Rows as arrays: a page is read, compared and dropped, and its objects never outlive the young generation.
+    const { rows } = await this.pool.query<[string, HostInstanceSummary['phase'], boolean]>({
       name: 'kumo-list-host-instances',
-      text: "SELECT uid, phase, doc->>'launchedAt' AS launched_at FROM instances WHERE host_id = $1 AND deleted_at IS NULL",
-      values: [hostId],
+      // From the nil UUID rather than `$2 IS NULL OR …`, which would keep the bound out of the index condition.
+      text: `SELECT uid, phase, doc->>'launchedAt' IS NOT NULL FROM instances
+              WHERE host_id = $1 AND deleted_at IS NULL AND uid > $2 ORDER BY uid LIMIT $3`,
+      values: [hostId, afterUid ?? NIL_UUID, limit],
+      rowMode: 'array',
     });
-    return rows.map((row) => ({ uid: row.uid, phase: row.phase, launchedAt: row.launched_at ? new Date(row.launched_at) : null }));
+    return rows.map(([uid, phase, launched]) => ({ uid, phase, launched }));
   }
 
   async upsertHost(

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { driverOf, startHarness, type ControllerHarness } from './controller-harness.js';
 
@@ -244,5 +245,46 @@ describe('controller: user actions during a step', () => {
     assert.equal((await harness.operation(remove.id)).status, 'succeeded');
     const hosts = await harness.store.listHosts();
     assert.equal(hosts.reduce((sum, host) => sum + host.instanceCount, 0), 0, 'the claim is released');
+  });
+});
+
+describe('controller: a status sweep read in pages', () => {
+  it('compares every instance of the host across pages and reaps the guest no instance owns', async () => {
+    const harness = await startHarness({ hosts: 1, controller: { sweepPageSize: 2 } });
+    try {
+      const created = await Promise.all(Array.from({ length: 5 }, () => harness.create()));
+      const running = await Promise.all(created.map(({ instance }) => harness.waitFor(instance.uid, settled('running'))));
+      const driver = driverOf(harness, running[0]!);
+      const vanished = running.filter((_, index) => index % 2 === 0);
+      for (const instance of vanished) await driver.destroy(instance.uid);
+      const orphan = randomUUID();
+      await driver.create({
+        id: orphan,
+        hostname: 'orphan',
+        vcpus: 1,
+        ramMb: 512,
+        diskGb: 1,
+        image: { id: 'none', boot: { kind: 'none' } },
+        nics: [],
+        sshPublicKeys: [],
+        userData: null,
+        metadata: {},
+      });
+      await harness.hostAgents[0]?.sweep();
+      for (const instance of vanished) {
+        const lost = await harness.waitFor(instance.uid, (i) => i.phase === 'error');
+        assert.equal(lost.conditions.find((c) => c.type === 'Ready')?.reason, 'GuestNotFound');
+      }
+      for (const instance of running.filter((_, index) => index % 2 === 1)) {
+        assert.equal((await harness.store.getInstanceByUid(instance.uid))?.phase, 'running');
+      }
+      assert.deepEqual(
+        (await driver.list()).map((guest) => guest.id).sort(),
+        running.filter((_, index) => index % 2 === 1).map((instance) => instance.uid).sort(),
+        'the orphan was destroyed, the owned guests kept',
+      );
+    } finally {
+      await harness.close();
+    }
   });
 });

@@ -196,7 +196,7 @@ export class SimulatedGuest {
     return this.status();
   }
 
-  status(): GuestStatus {
+  status(withTimeline = true): GuestStatus {
     const status: GuestStatus = {
       id: this.id,
       power: this.power,
@@ -204,7 +204,7 @@ export class SimulatedGuest {
       vcpus: this.size.vcpus,
       ramMb: this.size.ramMb,
     };
-    if (this.power !== 'shutdown') {
+    if (withTimeline && this.power !== 'shutdown') {
       status.timeline = [{ step: 'boot', elapsedMs: 0 }];
       if (this.readyElapsedMs !== undefined) status.timeline.push({ step: 'ready', elapsedMs: this.readyElapsedMs });
     }
