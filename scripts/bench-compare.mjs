@@ -48,7 +48,7 @@ function build(dir) {
 function quickBench(dir) {
   const result = spawnSync(
     process.execPath,
-    ['dist/bench/create-bench.js', '--only', 'embedded', '--instances', instances, '--fill', String(Number(instances) + 300), '--no-idle'],
+    ['dist/bench/create-bench.js', '--only', 'embedded', '--instances', instances, '--fill', String(Number(instances) + 4000), '--no-idle'],
     { cwd: dir, encoding: 'utf8' },
   );
   if (result.status !== 0) throw new Error(`bench failed in ${dir}:\n${result.stderr}`);
