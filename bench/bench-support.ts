@@ -74,8 +74,11 @@ export interface KumoProcess {
 /** Starts `kumo server` as a child process and waits until /readyz answers. */
 export async function startKumoProcess(env: Record<string, string>): Promise<KumoProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...(process.env.KUMO_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), 'dist/src/cli/main.js', 'server'], {
-    env: { ...process.env, ...env, KUMO_PORT: String(port) },
+  // Through bin/kumo.js, as `npm start` and `npx kumo server` start it, so that its Node.js flags apply; extra flags
+  // for a profile (KUMO_BENCH_NODE_ARGS) go through NODE_OPTIONS.
+  const nodeOptions = [process.env.NODE_OPTIONS, process.env.KUMO_BENCH_NODE_ARGS].filter(Boolean).join(' ');
+  const child = spawn('bin/kumo.js', ['server'], {
+    env: { ...process.env, ...env, KUMO_PORT: String(port), ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
