@@ -42,8 +42,6 @@ export interface ControllerOptions {
   /** See {@link HostStatusReconcilerOptions}. */
   resumeGuestsOnStart?: boolean;
   reapOrphans?: boolean;
-  /** Instances a status sweep compares at a time (see HostStatusReconciler). */
-  sweepPageSize?: number;
   logger?: Logger;
 }
 
@@ -136,7 +134,6 @@ export class Controller implements WorkNotifier {
       logger: this.logger,
       ...(options.resumeGuestsOnStart !== undefined ? { resumeGuestsOnStart: options.resumeGuestsOnStart } : {}),
       ...(options.reapOrphans !== undefined ? { reapOrphans: options.reapOrphans } : {}),
-      ...(options.sweepPageSize !== undefined ? { sweepPageSize: options.sweepPageSize } : {}),
     });
   }
 

@@ -1,16 +1,16 @@
 import type { AgentClient, AgentDirectory } from '../agent/agent-client.js';
 import { buildGuestSpec } from '../agent/guest-spec.js';
-import type { HostStatusSink } from '../agent/host-status-sink.js';
+import type { GuestReport, HostStatusSink } from '../agent/host-status-sink.js';
 import { errorDetails, type Logger } from '../agent/logger.js';
 import type { Instance } from '../core/instances/instance.js';
-import { isTransitional } from '../core/instances/lifecycle.js';
+import { INSTANCE_PHASES, isTransitional, type InstancePhase } from '../core/instances/lifecycle.js';
 import type { Clock, ControllerStore, HostInstanceSummary, InstanceStore } from '../core/ports.js';
-import { GuestNotFoundError, type GuestEvent, type GuestStatus } from '../drivers/hypervisor-driver.js';
+import { GUEST_POWER_STATES, GuestNotFoundError, type GuestEvent, type GuestPowerState, type GuestStatus } from '../drivers/hypervisor-driver.js';
 import type { CatalogCache } from './catalog-cache.js';
 import { guestObservationMutation, type GuestObservation } from './guest-observation.js';
 
 export interface HostStatusReconcilerOptions {
-  store: Pick<ControllerStore, 'listHostInstances'> & Pick<InstanceStore, 'getInstanceByUid' | 'mutateInstance'>;
+  store: Pick<ControllerStore, 'compareHostGuests'> & Pick<InstanceStore, 'getInstanceByUid' | 'mutateInstance'>;
   agents: AgentDirectory;
   catalog: CatalogCache;
   clock: Clock;
@@ -23,8 +23,6 @@ export interface HostStatusReconcilerOptions {
   resumeGuestsOnStart?: boolean;
   /** Destroy guests no live instance owns (left by a deletion finished while the host was unreachable). Default true. */
   reapOrphans?: boolean;
-  /** Instances read and compared at a time during a sweep; default 2,000. */
-  sweepPageSize?: number;
 }
 
 /**
@@ -39,12 +37,10 @@ export interface HostStatusReconcilerOptions {
 export class HostStatusReconciler implements HostStatusSink {
   private readonly resumeGuestsOnStart: boolean;
   private readonly reapOrphans: boolean;
-  private readonly pageSize: number;
 
   constructor(private readonly options: HostStatusReconcilerOptions) {
     this.resumeGuestsOnStart = options.resumeGuestsOnStart ?? true;
     this.reapOrphans = options.reapOrphans ?? true;
-    this.pageSize = options.sweepPageSize ?? 2000;
   }
 
   async guestEvent(hostId: string, event: GuestEvent): Promise<void> {
@@ -53,36 +49,26 @@ export class HostStatusReconciler implements HostStatusSink {
     await this.observe(instance, { power: event.power, reason: event.reason, message: event.reason }, false);
   }
 
-  async guestReport(hostId: string, guests: GuestStatus[], context: { firstReport: boolean }): Promise<void> {
+  async guestReport(hostId: string, guests: GuestReport, context: { firstReport: boolean }): Promise<void> {
     const agent = this.options.agents.agentFor(hostId);
-    // Guests not yet matched to an instance of this host; what is left at the end has no owner.
-    const unowned = new Map(guests.map((guest) => [guest.id, guest]));
-    const errors: unknown[] = [];
     // Read after the agent listed its guests: a guest in the list had its instance recorded before it existed.
-    // A page at a time, each compared and acted on before the next is read, so a sweep of a large host holds one page.
-    let after: string | null = null;
-    for (;;) {
-      const instances = await this.options.store.listHostInstances(hostId, after, this.pageSize);
-      const work: Array<() => Promise<void>> = [];
-      for (const summary of instances) {
-        const guest = unowned.get(summary.uid);
-        unowned.delete(summary.uid);
-        if (isTransitional(summary.phase)) continue;
-        if (guest) {
-          if (powerDiffers(summary, guest)) work.push(() => this.withInstance(summary, hostId, (instance) => this.confirmAndObserve(agent, instance)));
-        } else if (summary.phase === 'running' || summary.phase === 'paused') {
-          const resume = context.firstReport && this.resumeGuestsOnStart && agent !== undefined && summary.launched;
-          work.push(() =>
-            this.withInstance(summary, hostId, (instance) => (resume && agent ? this.resume(agent, instance) : this.confirmAndObserve(agent, instance))),
-          );
-        }
+    const { outOfStep, unownedGuestIds } = await this.options.store.compareHostGuests(hostId, guests.ids, guests.powers, IN_STEP);
+    const errors: unknown[] = [];
+    const work: Array<() => Promise<void>> = [];
+    for (const summary of outOfStep) {
+      const action = sweepAction(summary.phase, summary.power as ReportedPower);
+      if (action === 'observe') {
+        work.push(() => this.withInstance(summary, hostId, (instance) => this.confirmAndObserve(agent, instance)));
+      } else if (action === 'guest-missing') {
+        const resume = context.firstReport && this.resumeGuestsOnStart && agent !== undefined && summary.launched;
+        work.push(() =>
+          this.withInstance(summary, hostId, (instance) => (resume && agent ? this.resume(agent, instance) : this.confirmAndObserve(agent, instance))),
+        );
       }
-      await runLimited(work, 16).catch((error: unknown) => errors.push(error));
-      if (instances.length < this.pageSize) break;
-      after = instances[instances.length - 1]!.uid;
     }
+    await runLimited(work, 16).catch((error: unknown) => errors.push(error));
     if (this.reapOrphans && agent) {
-      const reaps = Array.from(unowned.keys(), (uid) => () => this.reap(agent, uid));
+      const reaps = unownedGuestIds.map((uid) => () => this.reap(agent, uid));
       await runLimited(reaps, 16).catch((error: unknown) => errors.push(error));
     }
     if (errors.length > 0) throw errors[0];
@@ -146,19 +132,34 @@ export class HostStatusReconciler implements HostStatusSink {
   }
 }
 
-/** Whether a guest's power disagrees with its settled instance's phase. */
-function powerDiffers(instance: HostInstanceSummary, guest: GuestStatus): boolean {
-  switch (instance.phase) {
+/** A guest's power as a sweep sees it, `'missing'` when the host has no guest for the instance. */
+type ReportedPower = GuestPowerState | 'missing';
+const REPORTED_POWERS: readonly ReportedPower[] = [...GUEST_POWER_STATES, 'missing'];
+
+/**
+ * What a sweep does about a settled instance and its guest: nothing while they agree, confirms and records the
+ * guest's power when it disagrees with the phase, and looks for (or, after a host restart, re-creates) a guest
+ * missing under an instance that should have one. An instance a controller step owns is left to the step.
+ */
+function sweepAction(phase: InstancePhase, power: ReportedPower): 'none' | 'observe' | 'guest-missing' {
+  if (isTransitional(phase)) return 'none';
+  if (power === 'missing') return phase === 'running' || phase === 'paused' ? 'guest-missing' : 'none';
+  switch (phase) {
     case 'running':
-      return guest.power !== 'running';
+      return power !== 'running' ? 'observe' : 'none';
     case 'paused':
-      return guest.power !== 'paused';
+      return power !== 'paused' ? 'observe' : 'none';
     case 'stopped':
-      return guest.power === 'running';
+      return power === 'running' ? 'observe' : 'none';
     default:
-      return false;
+      return 'none';
   }
 }
+
+/** Every (phase, power) pair a sweep leaves alone: the database returns only the others. */
+const IN_STEP: ReadonlyArray<readonly [InstancePhase, string]> = INSTANCE_PHASES.flatMap((phase) =>
+  REPORTED_POWERS.filter((power) => sweepAction(phase, power) === 'none').map((power) => [phase, power] as const),
+);
 
 function reasonFor(power: GuestStatus['power']): string {
   return power === 'crashed' ? 'GuestCrashed' : power === 'shutdown' ? 'GuestPoweredOff' : `Guest${power.charAt(0).toUpperCase()}${power.slice(1)}`;

@@ -289,16 +289,29 @@ export interface ControllerStore {
   /** Calls `listener` when any replica committed work for the controller. */
   subscribeWork(listener: () => void): () => void;
   /**
-   * A page of the instances placed on a host that are not deleted, in uid order after `afterUid` (null: from the
-   * start), as much of each as the agent's status sweep compares; the sweep reads the few it acts on in full.
+   * Compares a host's guests (ids and power states, in the same order) with the live instances placed on the host,
+   * in the database, and returns only what disagrees: each instance whose (phase, power) pair is not one of `inStep`
+   * (power `'missing'` when the host has no guest of that id) and each guest no live instance on the host owns.
    */
-  listHostInstances(hostId: string, afterUid: string | null, limit: number): Promise<HostInstanceSummary[]>;
+  compareHostGuests(
+    hostId: string,
+    guestIds: readonly string[],
+    guestPowers: readonly string[],
+    inStep: ReadonlyArray<readonly [InstancePhase, string]>,
+  ): Promise<HostGuestComparison>;
 }
 
-/** What a status sweep needs to tell whether a guest and its instance disagree. */
+/** What a status sweep needs to tell what to do about an instance and its guest. */
 export interface HostInstanceSummary extends Pick<Instance, 'uid' | 'phase'> {
+  /** The guest's power as the host reported it; `'missing'` when the host has no guest for the instance. */
+  power: string;
   /** Whether the instance ever ran (it has a `launchedAt`): a guest to create again after its host restarted. */
   launched: boolean;
+}
+
+export interface HostGuestComparison {
+  outOfStep: HostInstanceSummary[];
+  unownedGuestIds: string[];
 }
 
 export interface Store extends TenancyStore, CatalogStore, InstanceStore, EventStore, HostStore, ControllerStore {

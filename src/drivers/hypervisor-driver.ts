@@ -36,7 +36,8 @@ export interface GuestSpec {
   metadata: Record<string, string>;
 }
 
-export type GuestPowerState = 'running' | 'paused' | 'shutdown' | 'crashed';
+export const GUEST_POWER_STATES = ['running', 'paused', 'shutdown', 'crashed'] as const;
+export type GuestPowerState = (typeof GUEST_POWER_STATES)[number];
 
 export interface GuestStatus {
   id: string;

@@ -248,9 +248,9 @@ describe('controller: user actions during a step', () => {
   });
 });
 
-describe('controller: a status sweep read in pages', () => {
-  it('compares every instance of the host across pages and reaps the guest no instance owns', async () => {
-    const harness = await startHarness({ hosts: 1, controller: { sweepPageSize: 2 } });
+describe('controller: a status sweep compared in the database', () => {
+  it('finds every instance of the host whose guest is gone and reaps the guest no instance owns', async () => {
+    const harness = await startHarness({ hosts: 1 });
     try {
       const created = await Promise.all(Array.from({ length: 5 }, () => harness.create()));
       const running = await Promise.all(created.map(({ instance }) => harness.waitFor(instance.uid, settled('running'))));
