@@ -249,7 +249,7 @@ describe('controller: user actions during a step', () => {
 });
 
 describe('controller: a status sweep compared in the database', () => {
-  it('finds every instance of the host whose guest is gone and reaps the guest no instance owns', async () => {
+  it('finds every instance of the host whose guest is gone or stopped, and reaps the guest no instance owns', async () => {
     const harness = await startHarness({ hosts: 1 });
     try {
       const created = await Promise.all(Array.from({ length: 5 }, () => harness.create()));
@@ -270,12 +270,17 @@ describe('controller: a status sweep compared in the database', () => {
         userData: null,
         metadata: {},
       });
+      // Stopped behind the control plane's back (the driver tells no one): only the sweep can notice.
+      const stoppedQuietly = running[1]!;
+      await driver.stop(stoppedQuietly.uid, { gracefulTimeoutMs: 0 });
       await harness.hostAgents[0]?.sweep();
+      const stopped = await harness.waitFor(stoppedQuietly.uid, (i) => i.phase === 'stopped');
+      assert.equal(stopped.conditions.find((c) => c.type === 'Ready')?.reason, 'GuestPoweredOff');
       for (const instance of vanished) {
         const lost = await harness.waitFor(instance.uid, (i) => i.phase === 'error');
         assert.equal(lost.conditions.find((c) => c.type === 'Ready')?.reason, 'GuestNotFound');
       }
-      for (const instance of running.filter((_, index) => index % 2 === 1)) {
+      for (const instance of running.filter((_, index) => index % 2 === 1 && index !== 1)) {
         assert.equal((await harness.store.getInstanceByUid(instance.uid))?.phase, 'running');
       }
       assert.deepEqual(
