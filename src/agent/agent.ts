@@ -35,6 +35,8 @@ export interface AgentOptions {
   owner?: string;
   /** How often every guest's status is reported; default 30 s. */
   sweepIntervalMs?: number;
+  /** Delay of the first periodic report after the one at start, so that agents sharing a process sweep apart; default 0. */
+  sweepOffsetMs?: number;
   /** Called when the host record changed (registered, went down or up): the scheduler's `invalidate`. */
   onHostChanged?: () => void;
   /** Close the driver on `stop()` (the agent owns it); default true. */
@@ -83,16 +85,27 @@ export class Agent {
       this.unsubscribe = this.options.driver.onGuestEvent((event) => this.forwardEvent(sink, event));
       await this.sweep();
     }
-    this.timers.push(
-      setInterval(() => void this.heartbeat(), this.options.heartbeatIntervalMs).unref(),
-      ...(sink ? [setInterval(() => void this.sweep(), this.options.sweepIntervalMs).unref()] : []),
-    );
+    this.timers.push(setInterval(() => void this.heartbeat(), this.options.heartbeatIntervalMs).unref());
+    if (sink) {
+      const sweepPeriodically = () => this.timers.push(setInterval(() => void this.sweep(), this.options.sweepIntervalMs).unref());
+      const offsetMs = this.options.sweepOffsetMs ?? 0;
+      if (offsetMs > 0) {
+        this.timers.push(
+          setTimeout(() => {
+            void this.sweep();
+            sweepPeriodically();
+          }, offsetMs).unref(),
+        );
+      } else {
+        sweepPeriodically();
+      }
+    }
     return host;
   }
 
   /** Stops heartbeats and reports; guests keep running. */
   async stop(): Promise<void> {
-    for (const timer of this.timers) clearInterval(timer);
+    for (const timer of this.timers) clearTimeout(timer);
     this.timers = [];
     this.unsubscribe?.();
     this.unsubscribe = null;

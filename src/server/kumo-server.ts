@@ -136,7 +136,10 @@ export async function startKumo(config: KumoConfig, options: StartOptions = {}):
         }
       }
     }
-    for (const entry of drivers) {
+    // The agents of one process sweep a third (a half, …) of the interval apart, not all at once: each sweep holds
+    // its host's guest list for a round trip (≈4 MB at 33,000 guests), and three at once were the peaks of idle RSS.
+    const sweepIntervalMs = 30_000;
+    for (const [index, entry] of drivers.entries()) {
       const agent = new Agent({
         host: { id: entry.id, regionId: entry.regionId, zoneId: entry.zoneId, cpuAllocationRatio: entry.cpuRatio, ramAllocationRatio: entry.ramRatio },
         driver: entry.driver,
@@ -144,6 +147,8 @@ export async function startKumo(config: KumoConfig, options: StartOptions = {}):
         ...(controller ? { statusSink: controller.hostStatus } : {}),
         onHostChanged: () => scheduler.invalidate(),
         owner: `${hostname()}:${config.dataDir}`,
+        sweepIntervalMs,
+        sweepOffsetMs: Math.round((index * sweepIntervalMs) / drivers.length),
         logger,
       });
       // Registered before it starts: its first guest report is handled through the registry.
