@@ -9,7 +9,6 @@ import {
   type SnapshotResult,
   type StopOptions,
 } from '../hypervisor-driver.js';
-import { SimulatedConsole } from './simulated-console.js';
 import { createFaultApplies, hostUnreachableError, type SimulatedFaults } from './simulated-faults.js';
 import { SimulatedGuest, sharedSize, type GuestSize, type ReadyOptions } from './simulated-guest.js';
 
@@ -106,9 +105,8 @@ export class SimulatedDriver implements HypervisorDriver {
       throw new Error(`create of guest ${spec.id} failed on host ${this.hostName} (injected failCreate fault)`);
     }
     options.signal?.throwIfAborted();
-    const serial = new SimulatedConsole(spec.hostname, spec.sshPublicKeys);
     const size = sharedSize({ vcpus: spec.vcpus, ramMb: spec.ramMb, diskGb: spec.diskGb });
-    const guest = new SimulatedGuest(spec.id, spec.image.boot, serial, size);
+    const guest = new SimulatedGuest(spec.id, spec.image.boot, spec.hostname, spec.sshPublicKeys, size);
     this.guests.set(spec.id, guest);
     guest.beginBoot(createFaultApplies(this.faults.hangCreate, spec) ? Infinity : this.bootDelayMs);
     try {
