@@ -257,19 +257,21 @@ describe('controller: a status sweep compared in the database', () => {
       const driver = driverOf(harness, running[0]!);
       const vanished = running.filter((_, index) => index % 2 === 0);
       for (const instance of vanished) await driver.destroy(instance.uid);
-      const orphan = randomUUID();
-      await driver.create({
-        id: orphan,
-        hostname: 'orphan',
-        vcpus: 1,
-        ramMb: 512,
-        diskGb: 1,
-        image: { id: 'none', boot: { kind: 'none' } },
-        nics: [],
-        sshPublicKeys: [],
-        userData: null,
-        metadata: {},
-      });
+      // Two guests no instance owns: one named like an instance, one not a UUID at all (a guest someone made by hand).
+      for (const orphan of [randomUUID(), 'hand-made-guest']) {
+        await driver.create({
+          id: orphan,
+          hostname: 'orphan',
+          vcpus: 1,
+          ramMb: 512,
+          diskGb: 1,
+          image: { id: 'none', boot: { kind: 'none' } },
+          nics: [],
+          sshPublicKeys: [],
+          userData: null,
+          metadata: {},
+        });
+      }
       // Stopped behind the control plane's back (the driver tells no one): only the sweep can notice.
       const stoppedQuietly = running[1]!;
       await driver.stop(stoppedQuietly.uid, { gracefulTimeoutMs: 0 });
@@ -286,7 +288,7 @@ describe('controller: a status sweep compared in the database', () => {
       assert.deepEqual(
         (await driver.list()).map((guest) => guest.id).sort(),
         running.filter((_, index) => index % 2 === 1).map((instance) => instance.uid).sort(),
-        'the orphan was destroyed, the owned guests kept',
+        'the orphans were destroyed, the owned guests kept',
       );
     } finally {
       await harness.close();
