@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'rate-limited'
   | 'unsupported'
+  | 'expired'
   | 'internal';
 
 /** One offending field, addressed by a JSON-pointer-like path (`/nics/0/network`). */
@@ -174,6 +175,14 @@ export class UnsupportedError extends KumoError {
   readonly code = 'unsupported' as const;
   constructor(message: string) {
     super(message);
+  }
+}
+
+/** What the request points at is gone for good (a stream position older than the events still kept). */
+export class ExpiredError extends KumoError {
+  readonly code = 'expired' as const;
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(message, details);
   }
 }
 

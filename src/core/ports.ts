@@ -256,6 +256,8 @@ export interface EventStore {
   listEvents(projectId: string, after: string, limit: number): Promise<ChangeEvent[]>;
   /** A cursor that skips everything committed so far: a new reader sees only what comes next. */
   latestEventId(projectId: string): Promise<string>;
+  /** The newest position retention deleted (`0.0` when none): a reader resuming from before it missed events. */
+  eventHorizon(): Promise<string>;
   /** Calls `listener` whenever any replica committed events for a project. */
   subscribeEvents(listener: (projectId: string) => void): () => void;
 }

@@ -41,6 +41,8 @@ export interface KumoConfig {
   qemuZone: string;
   /** KUMO_QEMU_READY_TIMEOUT_MS: how long a guest may take to report ready, default 120000. */
   qemuReadyTimeoutMs: number;
+  /** KUMO_EVENT_RETENTION_SECONDS: how long change events are kept for streams to resume from, default 86400 (24 h). */
+  eventRetentionMs: number;
 }
 
 function integer(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
@@ -91,5 +93,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): KumoConfig {
     qemuAccel: env.KUMO_QEMU_ACCEL || 'tcg',
     qemuZone: env.KUMO_QEMU_ZONE || 'us1-a',
     qemuReadyTimeoutMs: integer('KUMO_QEMU_READY_TIMEOUT_MS', 120_000, env),
+    eventRetentionMs: integer('KUMO_EVENT_RETENTION_SECONDS', 86_400, env) * 1000,
   };
 }

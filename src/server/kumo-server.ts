@@ -57,6 +57,8 @@ export interface StartOptions {
   principalCacheMs?: number;
   /** Interval of SSE heartbeat comments (tests shorten it). */
   sseHeartbeatMs?: number;
+  /** How often event retention runs (tests shorten it; the retention itself is KUMO_EVENT_RETENTION_SECONDS). */
+  retention?: { intervalMs?: number };
 }
 
 /**
@@ -88,7 +90,11 @@ export async function startKumo(config: KumoConfig, options: StartOptions = {}):
       log(embedded.adopted ? `adopted the embedded PostgreSQL left running on port ${embedded.port}` : `embedded PostgreSQL on 127.0.0.1:${embedded.port}`);
     }
 
-    const store = await openPostgresStore({ connectionString: databaseUrl, poolSize: config.dbPoolSize });
+    const store = await openPostgresStore({
+      connectionString: databaseUrl,
+      poolSize: config.dbPoolSize,
+      retention: { eventsMs: config.eventRetentionMs, ...options.retention },
+    });
     undo.push(() => store.close());
 
     const clock = new SystemClock();

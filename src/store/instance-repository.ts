@@ -249,6 +249,14 @@ export class InstanceRepository implements InstanceStore, EventStore {
     return `${rows[0]?.xid ?? '0'}.9223372036854775807`;
   }
 
+  async eventHorizon(): Promise<string> {
+    const { rows } = await this.pool.query<{ position: string }>({
+      name: 'kumo-event-horizon',
+      text: "SELECT xid::text || '.' || id::text AS position FROM event_horizon",
+    });
+    return rows[0]?.position ?? '0.0';
+  }
+
   subscribeEvents(listener: (projectId: string) => void): () => void {
     return this.listener.subscribe(CHANNELS.events, listener);
   }

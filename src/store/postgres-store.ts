@@ -4,6 +4,7 @@ import { CatalogRepository } from './catalog-repository.js';
 import { ControllerRepository } from './controller-repository.js';
 import { CreateBatcher, type CreateBatcherOptions } from './create-batcher.js';
 import { createPool } from './database.js';
+import { EventRetention, type EventRetentionOptions } from './event-retention.js';
 import { StatisticsKeeper, type StatisticsKeeperOptions } from './statistics-keeper.js';
 import { InstanceRepository } from './instance-repository.js';
 import { migrate } from './migrations.js';
@@ -17,6 +18,8 @@ export interface PostgresStoreOptions {
   batching?: CreateBatcherOptions;
   /** Tests shorten its interval; see {@link StatisticsKeeper}. */
   statistics?: StatisticsKeeperOptions;
+  /** How long events are kept (tests shorten it and the interval); see {@link EventRetention}. */
+  retention?: EventRetentionOptions;
 }
 
 /** Binds every method of a repository, so the store can be assembled from them without forwarding boilerplate. */
@@ -46,6 +49,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const notifier = new PostCommitNotifier(pool);
   const statistics = new StatisticsKeeper(pool, options.statistics);
   statistics.start();
+  const retention = new EventRetention(pool, options.retention);
+  retention.start();
   // The controller's writes are re-derivable: a lease or an observation lost in a crash is taken or observed again
   // (every step is idempotent). They commit without waiting for the disk, so they do not queue behind client writes.
   const controllerPool = createPool(options.connectionString, Math.max(2, Math.ceil((options.poolSize ?? 16) / 3)), { asynchronousCommit: true });
@@ -75,6 +80,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     },
     async close(): Promise<void> {
       await statistics.stop();
+      await retention.stop();
       await listener.close();
       await controllerPool.end();
       await pool.end();

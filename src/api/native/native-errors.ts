@@ -53,6 +53,7 @@ export const NATIVE_ERROR_TABLE: Readonly<Record<ErrorCode, { status: number; co
   conflict: { status: 409, code: 'CONFLICT' },
   'invalid-state': { status: 409, code: 'INVALID_STATE' },
   'idempotency-in-flight': { status: 409, code: 'IDEMPOTENCY_KEY_IN_USE' },
+  expired: { status: 410, code: 'EXPIRED' },
   'precondition-failed': { status: 412, code: 'PRECONDITION_FAILED' },
   'idempotency-mismatch': { status: 422, code: 'IDEMPOTENCY_KEY_REUSED' },
   'rate-limited': { status: 429, code: 'RATE_LIMITED' },

@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import {
   CapacityError,
   ConflictError,
+  ExpiredError,
+  type KumoError,
   ForbiddenError,
   IdempotencyInFlightError,
   IdempotencyMismatchError,
@@ -119,6 +121,7 @@ describe('native error mapping', () => {
     [new ConflictError('taken'), 409, 'CONFLICT'],
     [new InvalidStateError('start', 'running', ['stopped']), 409, 'INVALID_STATE'],
     [new IdempotencyInFlightError('k'), 409, 'IDEMPOTENCY_KEY_IN_USE'],
+    [new ExpiredError('gone'), 410, 'EXPIRED'],
     [new PreconditionFailedError('1', '2'), 412, 'PRECONDITION_FAILED'],
     [new IdempotencyMismatchError('k'), 422, 'IDEMPOTENCY_KEY_REUSED'],
     [new RateLimitedError(3), 429, 'RATE_LIMITED'],
@@ -138,8 +141,9 @@ describe('native error mapping', () => {
     });
   }
 
-  it('covers every core error code', () => {
-    assert.equal(Object.keys(NATIVE_ERROR_TABLE).length, 15);
+  it('covers every core error code, each exercised above', () => {
+    const exercised = cases.map(([error]) => (error as KumoError).code);
+    assert.deepEqual(Object.keys(NATIVE_ERROR_TABLE).sort(), [...exercised, 'internal'].sort());
   });
 
   it('adds WWW-Authenticate, Retry-After, field details and info', () => {

@@ -48,7 +48,8 @@ export const eventRoutes: FastifyPluginAsync<DialectOptions> = async (app, { dep
         summary: 'Stream project changes (server-sent events)',
         description:
           'text/event-stream. Each event: `id:` event id, `event:` instance.created|updated|deleted or operation.*, ' +
-          '`data:` the resource view. Resume with the Last-Event-ID header or `?after=`; without either, only new events.',
+          '`data:` the resource view. Resume with the Last-Event-ID header or `?after=`; without either, only new events. ' +
+          'Events are kept for KUMO_EVENT_RETENTION_SECONDS (24 h by default): resuming from before that answers 410 EXPIRED.',
         params: ProjectParams,
         querystring: EventsQuery,
         produces: ['text/event-stream'],
@@ -57,7 +58,10 @@ export const eventRoutes: FastifyPluginAsync<DialectOptions> = async (app, { dep
     },
     async (request, reply) => {
       const { region, project } = request.params;
-      let cursor = lastEventId(request.headers['last-event-id']) ?? request.query.after ?? (await events.latestId(project));
+      const resumeFrom = lastEventId(request.headers['last-event-id']) ?? request.query.after;
+      // Before the stream starts, so that a client resuming from before the events still kept gets a 410 envelope.
+      if (resumeFrom !== undefined) await events.assertResumable(resumeFrom);
+      let cursor = resumeFrom ?? (await events.latestId(project));
 
       reply.hijack();
       const raw = reply.raw;
