@@ -57,8 +57,8 @@ export interface StartOptions {
   principalCacheMs?: number;
   /** Interval of SSE heartbeat comments (tests shorten it). */
   sseHeartbeatMs?: number;
-  /** How often event retention runs (tests shorten it; the retention itself is KUMO_EVENT_RETENTION_SECONDS). */
-  retention?: { intervalMs?: number };
+  /** How often event retention runs and how much a statement deletes (tests shorten both; the retention itself is KUMO_EVENT_RETENTION_SECONDS). */
+  retention?: { intervalMs?: number; batch?: number };
 }
 
 /**

@@ -9,8 +9,9 @@ let kumo: TestKumo;
 let token: string;
 
 before(async () => {
-  // Events kept for one second, retention looking five times a second: what a day does, in a test.
-  kumo = await startTestKumo({ env: { KUMO_EVENT_RETENTION_SECONDS: '1' }, retention: { intervalMs: 200 } });
+  // Events kept for one second, retention looking five times a second, two rows a statement (so a pass takes many):
+  // what a day does, in a test.
+  kumo = await startTestKumo({ env: { KUMO_EVENT_RETENTION_SECONDS: '1' }, retention: { intervalMs: 200, batch: 2 } });
   token = await kumo.createProjectKey('project-x9y8z7', 'member');
 });
 after(async () => kumo.close());
@@ -42,8 +43,8 @@ async function eventCount(): Promise<number> {
 
 describe('event retention', () => {
   it('deletes events past the retention, and a stream resumed from before them answers 410 EXPIRED', async () => {
-    const { id } = await createInstance(kumo.app, token);
-    await waitForStatus(kumo.app, token, id, 'RUNNING');
+    const created = await Promise.all([createInstance(kumo.app, token), createInstance(kumo.app, token), createInstance(kumo.app, token)]);
+    for (const { id } of created) await waitForStatus(kumo.app, token, id, 'RUNNING');
     // A position from before the instance's events: the start of the stream.
     assert.equal((await openStream('0.0')).status, 200, 'resumable while its events are kept');
     assert.ok((await eventCount()) > 0);
