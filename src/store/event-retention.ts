@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { PeriodicTask } from './periodic-task.js';
 
 export interface EventRetentionOptions {
   /** How long change events are kept; default 24 hours. */
@@ -18,45 +19,36 @@ const MAX_BATCHES_PER_PASS = 200;
  * newest stream position deleted is recorded in `event_horizon` in the same statement, for streams that resume from
  * before it (migration 0009). A failed pass is only a missed pass.
  */
+type Pruned = { events: number; idempotencyKeys: number };
+
 export class EventRetention {
   private readonly eventsMs: number;
-  private readonly intervalMs: number;
   private readonly batch: number;
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<{ events: number; idempotencyKeys: number }> | null = null;
+  private readonly task: PeriodicTask<Pruned>;
 
   constructor(
     private readonly pool: pg.Pool,
     options: EventRetentionOptions = {},
   ) {
     this.eventsMs = options.eventsMs ?? 24 * 60 * 60 * 1000;
-    this.intervalMs = options.intervalMs ?? 60_000;
     this.batch = options.batch ?? 5_000;
+    this.task = new PeriodicTask(options.intervalMs ?? 60_000, () => this.pass(), { events: 0, idempotencyKeys: 0 });
   }
 
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.prune(), this.intervalMs);
-    this.timer.unref();
+    this.task.start();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+  stop(): Promise<void> {
+    return this.task.stop();
   }
 
   /** One pass (or the one under way); resolves with how many rows it deleted. */
-  prune(): Promise<{ events: number; idempotencyKeys: number }> {
-    this.running ??= this.pass()
-      .catch(() => ({ events: 0, idempotencyKeys: 0 }))
-      .finally(() => {
-        this.running = null;
-      });
-    return this.running;
+  prune(): Promise<Pruned> {
+    return this.task.run();
   }
 
-  private async pass(): Promise<{ events: number; idempotencyKeys: number }> {
+  private async pass(): Promise<Pruned> {
     const client = await this.pool.connect();
     try {
       const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtext('kumo-retention')) AS locked");

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { PeriodicTask } from './periodic-task.js';
 
 export interface StatisticsKeeperOptions {
   /** How often to look; default 10 s. */
@@ -21,41 +22,30 @@ const TABLES = ['instances', 'events'];
  * look is only a missed look.
  */
 export class StatisticsKeeper {
-  private readonly intervalMs: number;
   private readonly changedShare: number;
   private readonly minChangedRows: number;
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<string[]> | null = null;
+  private readonly task: PeriodicTask<string[]>;
 
   constructor(
     private readonly pool: pg.Pool,
     options: StatisticsKeeperOptions = {},
   ) {
-    this.intervalMs = options.intervalMs ?? 10_000;
     this.changedShare = options.changedShare ?? 0.05;
     this.minChangedRows = options.minChangedRows ?? 1_000;
+    this.task = new PeriodicTask(options.intervalMs ?? 10_000, () => this.analyseStale(), []);
   }
 
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.check(), this.intervalMs);
-    this.timer.unref();
+    this.task.start();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+  stop(): Promise<void> {
+    return this.task.stop();
   }
 
   /** One look (or the one under way); resolves with the tables it analysed. */
   check(): Promise<string[]> {
-    this.running ??= this.analyseStale()
-      .catch(() => [])
-      .finally(() => {
-        this.running = null;
-      });
-    return this.running;
+    return this.task.run();
   }
 
   private async analyseStale(): Promise<string[]> {
