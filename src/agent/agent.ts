@@ -44,6 +44,9 @@ export interface AgentOptions {
   logger?: Logger;
 }
 
+/** How often an agent reports every guest's status unless told otherwise. */
+export const DEFAULT_SWEEP_INTERVAL_MS = 30_000;
+
 const NETWORK_ERROR_CODES = new Set(['EHOSTUNREACH', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENETUNREACH', 'EPIPE']);
 
 /**
@@ -67,7 +70,7 @@ export class Agent {
   private sweeping: Promise<void> | null = null;
 
   constructor(options: AgentOptions) {
-    this.options = { heartbeatIntervalMs: 10_000, sweepIntervalMs: 30_000, closeDriverOnStop: true, ...options };
+    this.options = { heartbeatIntervalMs: 10_000, sweepIntervalMs: DEFAULT_SWEEP_INTERVAL_MS, closeDriverOnStop: true, ...options };
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? { now: () => new Date() };
     this.client = new LocalAgent(options.host.id, options.driver);

@@ -2,7 +2,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { Agent, AgentRegistry, silentLogger, consoleLogger, type Logger } from '../agent/index.js';
+import { Agent, AgentRegistry, DEFAULT_SWEEP_INTERVAL_MS, silentLogger, consoleLogger, type Logger } from '../agent/index.js';
 import { buildApiServer } from '../api/http/api-server.js';
 import { MetricsRegistry } from '../api/http/metrics-registry.js';
 import { Controller } from '../controller/index.js';
@@ -144,7 +144,7 @@ export async function startKumo(config: KumoConfig, options: StartOptions = {}):
     }
     // The agents of one process sweep a third (a half, …) of the interval apart, not all at once: each sweep holds
     // its host's guest list for a round trip (≈4 MB at 33,000 guests), and three at once were the peaks of idle RSS.
-    const sweepIntervalMs = 30_000;
+    const sweepIntervalMs = DEFAULT_SWEEP_INTERVAL_MS;
     for (const [index, entry] of drivers.entries()) {
       const agent = new Agent({
         host: { id: entry.id, regionId: entry.regionId, zoneId: entry.zoneId, cpuAllocationRatio: entry.cpuRatio, ramAllocationRatio: entry.ramRatio },

@@ -1,11 +1,18 @@
 import { ExpiredError, ValidationError } from '../errors.js';
 import type { ChangeEvent } from '../instances/instance.js';
+import type { EventStore } from '../ports.js';
+import type { TenancyService } from '../tenancy/tenancy-service.js';
+import type { Principal } from '../tenancy/tenancy.js';
 
 const EVENT_CURSOR = /^[0-9]{1,19}\.[0-9]{1,19}$/;
 
 /** An event id as the stream hands them out: `<transaction id>.<event id>`. */
 export function isEventCursor(value: string): boolean {
   return EVENT_CURSOR.test(value);
+}
+
+function assertEventCursor(after: string): void {
+  if (!isEventCursor(after)) throw new ValidationError('invalid event id', [{ path: 'after', message: 'not an event id of this stream' }]);
 }
 
 /** Orders two event ids by (transaction, event), as the stream hands them out. */
@@ -16,9 +23,6 @@ export function compareCursors(a: string, b: string): number {
   const difference = byTransaction !== 0n ? byTransaction : BigInt(ai) - BigInt(bi);
   return difference < 0n ? -1 : difference > 0n ? 1 : 0;
 }
-import type { EventStore } from '../ports.js';
-import type { TenancyService } from '../tenancy/tenancy-service.js';
-import type { Principal } from '../tenancy/tenancy.js';
 
 /**
  * The per-project change stream. Events are rows written in the same transaction as the change, so a client that
@@ -36,7 +40,7 @@ export class EventService {
 
   /** Events after the cursor, in commit order; the caller must have been authorized for the project. */
   listAfter(projectId: string, after: string, limit = 500): Promise<ChangeEvent[]> {
-    if (!isEventCursor(after)) throw new ValidationError('invalid event id', [{ path: 'after', message: 'not an event id of this stream' }]);
+    assertEventCursor(after);
     return this.store.listEvents(projectId, after, limit);
   }
 
@@ -45,7 +49,7 @@ export class EventService {
    * from there would silently miss them, so it is told to read the resources again and stream from now.
    */
   async assertResumable(cursor: string): Promise<void> {
-    if (!isEventCursor(cursor)) throw new ValidationError('invalid event id', [{ path: 'after', message: 'not an event id of this stream' }]);
+    assertEventCursor(cursor);
     const horizon = await this.store.eventHorizon();
     if (compareCursors(cursor, horizon) < 0) {
       throw new ExpiredError(`events after ${cursor} are no longer kept; read the resources again and stream from now`, {
