@@ -4,7 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
+import { createTestDatabase } from '../support/test-database.js';
 import { startTestKumo, type TestKumo } from '../support/test-kumo.js';
 import {
   assertError,
@@ -94,7 +98,7 @@ describe('core e2e: capacity', () => {
       { vcpus: use?.usedVcpus, ramMb: use?.usedRamMb, diskGb: use?.usedDiskGb, count: use?.instanceCount },
       { vcpus: 20, ramMb: 40_960, diskGb: 400, count: 10 },
     );
-    const [claims] = await queryDatabase<{ n: number }>(kumo.databaseUrl, 'SELECT count(*)::int AS n FROM instance_claims WHERE host_id = $1', [HOST]);
+    const [claims] = await queryDatabase<{ n: number }>(kumo.databaseUrl, 'SELECT count(*)::int AS n FROM instances WHERE host_id = $1 AND claim_vcpus IS NOT NULL', [HOST]);
     assert.equal(claims?.n, 10);
     assert.deepEqual(await storeInvariantViolations(kumo.databaseUrl), []);
 
@@ -221,6 +225,42 @@ describe('core e2e: quota, billing and addresses', () => {
     );
     assert.equal(gateway?.n, 1, 'the gateway row stays reserved');
     assert.deepEqual(await storeInvariantViolations(kumo.databaseUrl), []);
+  });
+});
+
+describe('core e2e: a host whose size changes', () => {
+  it('gets the capacity of its new size when it comes back after a restart, and keeps what it holds', async () => {
+    const database = await createTestDatabase();
+    const dataDir = await mkdtemp(join(tmpdir(), 'kumo-test-'));
+    try {
+      let kumo = await startTestKumo({ env: TEN_MEDIUMS, databaseUrl: database.databaseUrl, dataDir });
+      let api = await projectKey(new KumoApi(kumo.url, kumo.adminToken), DEFAULT_PROJECT);
+      const first = await Promise.all(Array.from({ length: 10 }, (_, i) => api.create(DEFAULT_PROJECT, medium(`grow-${i}`))));
+      assert.deepEqual(first.map((r) => r.status), Array(10).fill(202));
+      assertError(await api.create(DEFAULT_PROJECT, medium('grow-10')), 503, 'INSUFFICIENT_CAPACITY');
+      await kumo.close();
+
+      // Twice the size: 10 × 4 = 40 vCPUs, ⌊54614 × 1.5⌋ = 81921 MiB, 800 GB.
+      const twice = { ...TEN_MEDIUMS, KUMO_SIM_HOST_VCPUS: '10', KUMO_SIM_HOST_RAM_MB: '54614', KUMO_SIM_HOST_DISK_GB: '800' };
+      kumo = await startTestKumo({ env: twice, databaseUrl: database.databaseUrl, dataDir });
+      try {
+        api = await projectKey(new KumoApi(kumo.url, kumo.adminToken), DEFAULT_PROJECT);
+        const use = await hostUseAt(kumo.databaseUrl, HOST);
+        assert.deepEqual(
+          { vcpus: use?.vcpuCapacity, ramMb: use?.ramCapacity, diskGb: use?.diskCapacity, used: use?.usedVcpus },
+          { vcpus: 40, ramMb: 81_921, diskGb: 800, used: 20 },
+        );
+        const more = await Promise.all(Array.from({ length: 10 }, (_, i) => api.create(DEFAULT_PROJECT, medium(`grow-${10 + i}`))));
+        assert.deepEqual(more.map((r) => r.status), Array(10).fill(202), JSON.stringify(more.map((r) => r.body)));
+        assertError(await api.create(DEFAULT_PROJECT, medium('grow-20')), 503, 'INSUFFICIENT_CAPACITY');
+        assert.deepEqual(await storeInvariantViolations(kumo.databaseUrl), []);
+      } finally {
+        await kumo.close();
+      }
+    } finally {
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

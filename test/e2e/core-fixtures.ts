@@ -362,8 +362,9 @@ export async function storeInvariantViolations(databaseUrl: string): Promise<str
       'host use differs from its claims',
       `SELECT h.id, h.used_vcpus, h.used_ram_mb, h.used_disk_gb, h.instance_count, c.vcpus, c.ram_mb, c.disk_gb, c.n
          FROM hosts h LEFT JOIN (
-           SELECT host_id, sum(vcpus)::int AS vcpus, sum(ram_mb)::bigint AS ram_mb, sum(disk_gb)::bigint AS disk_gb, count(*)::int AS n
-             FROM instance_claims GROUP BY host_id) c ON c.host_id = h.id
+           SELECT host_id, sum(claim_vcpus)::int AS vcpus, sum(claim_ram_mb)::bigint AS ram_mb, sum(claim_disk_gb)::bigint AS disk_gb,
+                  count(*)::int AS n
+             FROM instances WHERE claim_vcpus IS NOT NULL GROUP BY host_id) c ON c.host_id = h.id
         WHERE h.used_vcpus <> COALESCE(c.vcpus, 0) OR h.used_ram_mb <> COALESCE(c.ram_mb, 0)
            OR h.used_disk_gb <> COALESCE(c.disk_gb, 0) OR h.instance_count <> COALESCE(c.n, 0)`,
     );
@@ -373,14 +374,13 @@ export async function storeInvariantViolations(databaseUrl: string): Promise<str
         WHERE used_vcpus > vcpu_capacity OR used_ram_mb > ram_capacity OR used_disk_gb > disk_capacity`,
     );
     await check(
-      'claim without a live instance on its host',
-      `SELECT c.instance_uid, c.host_id, i.phase, i.host_id AS instance_host FROM instance_claims c LEFT JOIN instances i ON i.uid = c.instance_uid
-        WHERE i.uid IS NULL OR i.deleted_at IS NOT NULL OR i.host_id IS DISTINCT FROM c.host_id`,
+      'claim held by a deleted or unplaced instance',
+      `SELECT uid, name, phase, host_id FROM instances
+        WHERE claim_vcpus IS NOT NULL AND (deleted_at IS NOT NULL OR host_id IS NULL)`,
     );
     await check(
       'live instance without a claim',
-      `SELECT i.uid, i.name, i.phase FROM instances i LEFT JOIN instance_claims c ON c.instance_uid = i.uid
-        WHERE i.deleted_at IS NULL AND i.phase <> 'error' AND c.instance_uid IS NULL`,
+      `SELECT uid, name, phase FROM instances WHERE deleted_at IS NULL AND phase <> 'error' AND claim_vcpus IS NULL`,
     );
     await check(
       'address held by no live instance',
@@ -407,7 +407,7 @@ export async function storeInvariantViolations(databaseUrl: string): Promise<str
       `SELECT u.project_id, u.instances, u.vcpus, u.ram_mb, c.n, c.vcpus AS claimed_vcpus, c.ram_mb AS claimed_ram_mb
          FROM project_usage u LEFT JOIN (
            SELECT i.project_id, count(*)::int AS n, sum((i.doc->>'vcpus')::int)::int AS vcpus, sum((i.doc->>'ramMb')::bigint)::bigint AS ram_mb
-             FROM instance_claims cl JOIN instances i ON i.uid = cl.instance_uid GROUP BY i.project_id) c ON c.project_id = u.project_id
+             FROM instances i WHERE i.claim_vcpus IS NOT NULL GROUP BY i.project_id) c ON c.project_id = u.project_id
         WHERE u.instances <> COALESCE(c.n, 0) OR u.vcpus <> COALESCE(c.vcpus, 0) OR u.ram_mb <> COALESCE(c.ram_mb, 0)`,
     );
     return violations;

@@ -136,14 +136,13 @@ BEGIN
       'hostId', chosen_host,
       'zoneId', CASE WHEN COALESCE(inst->>'zoneId', '') = '' THEN chosen_zone ELSE inst->>'zoneId' END);
     INSERT INTO instances (uid, short_id, project_id, name, phase, desired_power, host_id, labels, doc, resource_version,
-                           created_at, updated_at, lease_owner, lease_until)
+                           created_at, updated_at, lease_owner, lease_until,
+                           claim_vcpus, claim_ram_mb, claim_disk_gb, claim_gpus)
     VALUES (p_uid, sid, project, inst->>'name', inst->>'phase', inst->>'desiredPower', chosen_host, inst->'labels', inst,
             (inst->>'resourceVersion')::bigint, (inst->>'createdAt')::timestamptz, (inst->>'updatedAt')::timestamptz,
             leased_to,
-            CASE WHEN leased_to IS NOT NULL THEN now() + make_interval(secs => (lease->>'leaseMs')::double precision / 1000) END);
-    INSERT INTO instance_claims (instance_uid, host_id, vcpus, ram_mb, disk_gb, gpus)
-    VALUES (p_uid, chosen_host, (claim->>'vcpus')::integer, (claim->>'ramMb')::bigint, (claim->>'diskGb')::bigint,
-            (claim->>'gpus')::integer);
+            CASE WHEN leased_to IS NOT NULL THEN now() + make_interval(secs => (lease->>'leaseMs')::double precision / 1000) END,
+            (claim->>'vcpus')::integer, (claim->>'ramMb')::bigint, (claim->>'diskGb')::bigint, (claim->>'gpus')::integer);
     INSERT INTO operations (id, project_id, target_uid, status, doc, created_at)
     VALUES (op->>'id', project, p_uid, op->>'status', op, (op->>'createdAt')::timestamptz);
     INSERT INTO events (project_id, resource, resource_id, type, data)

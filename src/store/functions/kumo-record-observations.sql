@@ -13,61 +13,74 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
   u jsonb;
   op jsonb;
-  cur record;
+  target uuid;
+  patch jsonb;
   new_doc jsonb;
-  op_doc jsonb;
-  op_project text;
+  project text;
   now_text text := kumo_utc_now();
   finalize boolean;
   release boolean;
+  unlease boolean;
   results jsonb[] := '{}';
 BEGIN
   FOR u IN SELECT value FROM jsonb_array_elements(p_updates) LOOP
-    SELECT i.uid, i.doc, i.resource_version, i.project_id INTO cur
-      FROM instances i WHERE i.uid = (u->>'uid')::uuid AND i.lease_owner = p_owner FOR UPDATE;
+    target := (u->>'uid')::uuid;
+    finalize := COALESCE((u->>'finalizeDelete')::boolean, false);
+    release := COALESCE((u->>'releaseResources')::boolean, false);
+    unlease := finalize OR COALESCE((u->>'releaseLease')::boolean, false) OR u ? 'requeueAfterMs';
+    -- An update that moves resources first checks the lease and the generation (and keeps the row locked): the
+    -- claim must change before the document does, and only while the caller may still act. The common update (a
+    -- step's outcome, nothing to release) is one UPDATE that checks both itself.
+    IF jsonb_typeof(u->'reclaim') = 'object' OR finalize OR release THEN
+      PERFORM 1 FROM instances i
+        WHERE i.uid = target AND i.lease_owner = p_owner
+          AND (NOT u ? 'generation' OR (i.doc->>'generation')::bigint = (u->>'generation')::bigint)
+        FOR UPDATE;
+      IF NOT FOUND THEN
+        results := results || jsonb_build_object('kind', 'lease-lost');
+        CONTINUE;
+      END IF;
+      -- Nested, not `a AND NOT f()`: SQL's AND goes on past a NULL left side, so f() would run for every update.
+      IF jsonb_typeof(u->'reclaim') = 'object' THEN
+        IF NOT kumo_reclaim(target, u->'reclaim') THEN
+          results := results || jsonb_build_object('kind', 'reclaim-failed');
+          CONTINUE;
+        END IF;
+      END IF;
+      IF finalize OR release THEN
+        PERFORM kumo_release_instances(ARRAY[target]);
+      END IF;
+    END IF;
+    patch := COALESCE(u->'set', '{}'::jsonb)
+           || CASE WHEN finalize THEN jsonb_build_object('phase', 'deleted', 'powerState', 'shutdown', 'deletedAt', now_text)
+                   WHEN release THEN jsonb_build_object('hostId', NULL)
+                   ELSE '{}'::jsonb END;
+    -- The columns follow the patch where it names them: they mirror the document, and reading them back out of the
+    -- merged document cost a lookup each.
+    UPDATE instances i
+       SET doc = i.doc || (patch || jsonb_build_object('resourceVersion', i.resource_version + 1, 'updatedAt', now_text)),
+           phase = CASE WHEN patch ? 'phase' THEN patch->>'phase' ELSE i.phase END,
+           desired_power = CASE WHEN patch ? 'desiredPower' THEN patch->>'desiredPower' ELSE i.desired_power END,
+           host_id = CASE WHEN patch ? 'hostId' THEN patch->>'hostId' ELSE i.host_id END,
+           labels = CASE WHEN patch ? 'labels' THEN patch->'labels' ELSE i.labels END,
+           deleted_at = CASE WHEN patch ? 'deletedAt' THEN (patch->>'deletedAt')::timestamptz ELSE i.deleted_at END,
+           resource_version = i.resource_version + 1, updated_at = now(),
+           lease_owner = CASE WHEN unlease THEN NULL ELSE i.lease_owner END,
+           lease_until = CASE WHEN unlease THEN NULL ELSE i.lease_until END,
+           requeue_at = CASE WHEN u ? 'requeueAfterMs'
+                             THEN now() + make_interval(secs => (u->>'requeueAfterMs')::double precision / 1000) END
+     -- A user's action since the step began bumped the generation: the step's outcome is stale, even when this same
+     -- controller has leased the instance again meanwhile (a delete that lands during a create's boot).
+     WHERE i.uid = target AND i.lease_owner = p_owner
+       AND (NOT u ? 'generation' OR (i.doc->>'generation')::bigint = (u->>'generation')::bigint)
+     RETURNING i.doc, i.project_id INTO new_doc, project;
     IF NOT FOUND THEN
       results := results || jsonb_build_object('kind', 'lease-lost');
       CONTINUE;
     END IF;
-    -- A user's action since the step began bumped the generation: the step's outcome is stale, even when this same
-    -- controller has leased the instance again meanwhile (a delete that lands during a create's boot).
-    IF u ? 'generation' AND (cur.doc->>'generation')::bigint IS DISTINCT FROM (u->>'generation')::bigint THEN
-      results := results || jsonb_build_object('kind', 'lease-lost');
-      CONTINUE;
-    END IF;
-    -- Nested, not `a AND NOT f()`: SQL's AND goes on past a NULL left side, so f() would run for every update.
-    IF jsonb_typeof(u->'reclaim') = 'object' THEN
-      IF NOT kumo_reclaim(cur.uid, u->'reclaim') THEN
-        results := results || jsonb_build_object('kind', 'reclaim-failed');
-        CONTINUE;
-      END IF;
-    END IF;
-    finalize := COALESCE((u->>'finalizeDelete')::boolean, false);
-    release := COALESCE((u->>'releaseResources')::boolean, false);
-    -- The small patches are merged first and the document once: each `||` with the document rebuilds all of it.
-    new_doc := cur.doc || (COALESCE(u->'set', '{}'::jsonb)
-           || jsonb_build_object('resourceVersion', cur.resource_version + 1, 'updatedAt', now_text)
-           || CASE WHEN finalize THEN jsonb_build_object('phase', 'deleted', 'powerState', 'shutdown', 'deletedAt', now_text)
-                   WHEN release THEN jsonb_build_object('hostId', NULL)
-                   ELSE '{}'::jsonb END);
-    IF finalize OR release THEN
-      PERFORM kumo_release_instances(ARRAY[cur.uid]);
-    END IF;
-    UPDATE instances i
-       SET doc = new_doc, phase = new_doc->>'phase', desired_power = new_doc->>'desiredPower', host_id = new_doc->>'hostId',
-           labels = new_doc->'labels', resource_version = cur.resource_version + 1, updated_at = now(),
-           deleted_at = (new_doc->>'deletedAt')::timestamptz,
-           lease_owner = CASE WHEN finalize OR COALESCE((u->>'releaseLease')::boolean, false) OR u ? 'requeueAfterMs'
-                              THEN NULL ELSE i.lease_owner END,
-           lease_until = CASE WHEN finalize OR COALESCE((u->>'releaseLease')::boolean, false) OR u ? 'requeueAfterMs'
-                              THEN NULL ELSE i.lease_until END,
-           requeue_at = CASE WHEN u ? 'requeueAfterMs'
-                             THEN now() + make_interval(secs => (u->>'requeueAfterMs')::double precision / 1000) END
-     WHERE i.uid = cur.uid;
-
+    -- The operation's update and both change events (the instance's first), in one statement.
     op := u->'operation';
-    op_doc := NULL;
-    IF jsonb_typeof(op) = 'object' THEN
+    WITH updated_operation AS (
       UPDATE operations o
          SET doc = o.doc || (jsonb_build_object('updatedAt', now_text)
                    || CASE WHEN op ? 'status' THEN jsonb_build_object('status', op->'status') ELSE '{}'::jsonb END
@@ -81,15 +94,13 @@ BEGIN
                              ELSE 'null'::jsonb END)),
              status = COALESCE(op->>'status', o.status)
        WHERE o.id = op->>'id'
-       RETURNING o.doc, o.project_id INTO op_doc, op_project;
-    END IF;
-    -- The instance's change event, then its operation's when one was updated, in one statement.
+       RETURNING o.project_id, o.id, o.doc
+    )
     INSERT INTO events (project_id, resource, resource_id, type, data)
-    SELECT e.project_id, e.resource, e.resource_id, e.type, e.data
-      FROM (VALUES (cur.project_id, 'instance', cur.uid::text, CASE WHEN finalize THEN 'deleted' ELSE 'updated' END, new_doc),
-                   (op_project, 'operation', op->>'id', 'updated', op_doc)) AS e(project_id, resource, resource_id, type, data)
-     WHERE e.data IS NOT NULL;
-    results := results || jsonb_build_object('kind', 'applied', 'projectId', cur.project_id);
+    SELECT project, 'instance', target::text, CASE WHEN finalize THEN 'deleted' ELSE 'updated' END, new_doc
+    UNION ALL
+    SELECT o.project_id, 'operation', o.id, 'updated', o.doc FROM updated_operation o;
+    results := results || jsonb_build_object('kind', 'applied', 'projectId', project);
   END LOOP;
   RETURN to_jsonb(results);
 END
