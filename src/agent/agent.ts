@@ -154,10 +154,8 @@ export class Agent {
     }
   }
 
-  /** The driver's guest list as a report; the driver's objects are dropped here, before the report is sent. */
-  private async listGuests(): Promise<GuestReport> {
-    const guests = await this.options.driver.list();
-    return { ids: guests.map((guest) => guest.id), powers: guests.map((guest) => guest.power) };
+  private listGuests(): Promise<GuestReport> {
+    return this.options.driver.powers();
   }
 
   private async register(): Promise<Host> {

@@ -1,14 +1,12 @@
-import type { GuestEvent, GuestPowerState } from '../drivers/hypervisor-driver.js';
+import type { GuestEvent, GuestPowers } from '../drivers/hypervisor-driver.js';
 
 /**
- * A host's guests as a status sweep reports them: ids and power states, index for index. Two flat arrays rather than
- * the driver's object per guest: the report outlives a database round trip, and 33,000 objects a host (three hosts
- * sweeping at once) outlived the young generation on every sweep and stayed in the old one until a full collection.
+ * A host's guests as a status sweep reports them: ids and power states, index for index, as the driver lists them
+ * (the driver's `powers`). Two flat arrays rather than an object per guest: the report outlives a database
+ * round trip, and 33,000 objects a host outlived the young generation on every sweep and stayed in the old one until
+ * a full collection.
  */
-export interface GuestReport {
-  ids: string[];
-  powers: GuestPowerState[];
-}
+export type GuestReport = GuestPowers;
 
 /**
  * Where an agent reports what its host's guests did, for the control plane to judge against the instances' records.

@@ -53,6 +53,12 @@ export interface GuestStatus {
   message?: string;
 }
 
+/** Every guest's id and power state, index for index. */
+export interface GuestPowers {
+  ids: string[];
+  powers: GuestPowerState[];
+}
+
 export interface HostCapacity {
   vcpus: number;
   ramMb: number;
@@ -144,6 +150,13 @@ export interface HypervisorDriver {
 
   /** Every guest this driver knows on the host (after a restart: the ones it adopted); `status` has the timelines. */
   list(): Promise<GuestStatus[]>;
+
+  /**
+   * Every guest's id and power as two flat arrays: what a host's status sweep reads, every 30 s. Built from `list`, a
+   * sweep of 33,000 guests made 33,000 status objects at once, which lived through the young generation's collections
+   * while the array filled and then sat in the old one until a full collection (+10 MB resident for ≈20 s a sweep).
+   */
+  powers(): Promise<GuestPowers>;
 
   /** The tail of the guest's serial console, at most `maxLines` lines. */
   consoleOutput(id: string, maxLines?: number): Promise<string>;

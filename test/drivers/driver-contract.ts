@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   GuestNotFoundError,
   type GuestEvent,
+  type GuestPowerState,
   type GuestSpec,
   type GuestStatus,
   type HypervisorDriver,
@@ -116,6 +117,7 @@ export function describeDriverContract(
       const listed = (await driver.list()).filter((guest) => guest.id === spec.id);
       assert.equal(listed.length, 1);
       assertReady(listed[0]!, spec.id);
+      await assertPowersMatchList(driver, spec.id, 'running');
     });
 
     it('console output shows the hostname and honours maxLines', { timeout }, async (t) => {
@@ -175,6 +177,7 @@ export function describeDriverContract(
       const status = await driver.status(spec.id);
       assert.equal(status.power, 'shutdown');
       assert.equal(status.ready, false);
+      await assertPowersMatchList(driver, spec.id, 'shutdown');
     });
 
     it('snapshot of a stopped guest returns a boot source', { timeout }, async (t) => {
@@ -238,6 +241,17 @@ export function describeDriverContract(
       for (const guest of specs) assert.ok(!remaining.has(guest.id), guest.id);
     });
   });
+}
+
+/** `powers` is `list` in two flat arrays: the same guests, each once, with the same power, index for index. */
+async function assertPowersMatchList(driver: HypervisorDriver, id: string, power: GuestPowerState): Promise<void> {
+  const [powers, listed] = await Promise.all([driver.powers(), driver.list()]);
+  assert.equal(powers.ids.length, powers.powers.length);
+  assert.deepEqual(
+    powers.ids.map((guestId, index) => [guestId, powers.powers[index]]).sort(),
+    listed.map((guest) => [guest.id, guest.power]).sort(),
+  );
+  assert.equal(powers.powers[powers.ids.indexOf(id)], power);
 }
 
 function assertSnapshot(result: { boot: { kind: string }; sizeBytes: number }): void {

@@ -9,6 +9,7 @@ import {
   GuestNotFoundError,
   type DriverCapabilities,
   type GuestEvent,
+  type GuestPowers,
   type GuestSpec,
   type GuestStatus,
   type HostCapacity,
@@ -237,6 +238,12 @@ export class QemuDriver implements HypervisorDriver {
       if (await files.readRecord()) statuses.push(await this.statusOf(files));
     }
     return statuses;
+  }
+
+  /** From `list`: a QEMU host runs tens of guests, not tens of thousands. */
+  async powers(): Promise<GuestPowers> {
+    const guests = await this.list();
+    return { ids: guests.map((guest) => guest.id), powers: guests.map((guest) => guest.power) };
   }
 
   async consoleOutput(id: string, maxLines = 100): Promise<string> {

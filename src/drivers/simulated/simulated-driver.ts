@@ -2,6 +2,8 @@ import {
   GuestNotFoundError,
   type DriverCapabilities,
   type GuestEvent,
+  type GuestPowers,
+  type GuestPowerState,
   type GuestSpec,
   type GuestStatus,
   type HostCapacity,
@@ -235,6 +237,19 @@ export class SimulatedDriver implements HypervisorDriver {
     this.reachable('list');
     // Without boot timelines: a host's status sweep lists every guest every 30 s and compares only power.
     return Array.from(this.guests.values(), (guest) => guest.status(false));
+  }
+
+  async powers(): Promise<GuestPowers> {
+    this.reachable('powers');
+    const ids = new Array<string>(this.guests.size);
+    const powers = new Array<GuestPowerState>(this.guests.size);
+    let index = 0;
+    for (const guest of this.guests.values()) {
+      ids[index] = guest.id;
+      powers[index] = guest.power;
+      index += 1;
+    }
+    return { ids, powers };
   }
 
   async consoleOutput(id: string, maxLines?: number): Promise<string> {
