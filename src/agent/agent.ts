@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Host, HostState } from '../core/hosts.js';
 import type { Clock, HostStore } from '../core/ports.js';
 import type { GuestEvent, HypervisorDriver } from '../drivers/hypervisor-driver.js';
-import type { GuestReport, HostStatusSink } from './host-status-sink.js';
+import type { HostStatusSink } from './host-status-sink.js';
 import { LocalAgent } from './local-agent.js';
 import { errorDetails, silentLogger, type Logger } from './logger.js';
 
@@ -145,17 +145,13 @@ export class Agent {
 
   private async runSweep(sink: HostStatusSink): Promise<void> {
     try {
-      const guests = await this.listGuests();
+      const guests = await this.options.driver.powers();
       const firstReport = !this.reportedOnce;
       await sink.guestReport(this.hostId, guests, { firstReport });
       this.reportedOnce = true;
     } catch (error) {
       this.logger.warn({ hostId: this.hostId, ...errorDetails(error) }, 'guest status sweep failed');
     }
-  }
-
-  private listGuests(): Promise<GuestReport> {
-    return this.options.driver.powers();
   }
 
   private async register(): Promise<Host> {
