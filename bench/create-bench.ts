@@ -165,7 +165,8 @@ async function run(target: 'embedded' | 'external'): Promise<Figures> {
     const sent = new Map<string, number>();
     const running = new Map<string, number>();
     const closeStream = await openEventStream(`${kumo.url}${BASE}/events`, adminToken, (event) => {
-      if (event.type !== 'instance.updated') return;
+      // Parsed only when it can be the RUNNING one: the load generator shares the two cores with the server.
+      if (event.type !== 'instance.updated' || !event.data.includes('"RUNNING"')) return;
       const view = JSON.parse(event.data) as { id: string; lifecycle: { status: string } };
       if (view.lifecycle.status === 'RUNNING' && !running.has(view.id)) running.set(view.id, performance.now());
     });
