@@ -21,12 +21,24 @@ import { hostFromRow, reviveInstance, type HostRow } from './row-mappers.js';
  */
 export const STEPPING_PHASES = `(${[...TRANSITIONAL_PHASES].map((phase) => `'${phase}'`).join(', ')})`;
 
+const INSTANCE_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const FIRST_UID = '00000000-0000-0000-0000-000000000000';
+const LAST_UID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+
+/** The uid right after `uid` in PostgreSQL's order (its 128 bits plus one); never called with the last one. */
+function nextUid(uid: string): string {
+  const hex = (BigInt(`0x${uid.replaceAll('-', '')}`) + 1n).toString(16).padStart(32, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** Leases, observations and hosts: the controller's and the agents' side of the store. */
 export class ControllerRepository implements ControllerStore, HostStore {
   constructor(
     private readonly pool: pg.Pool,
     private readonly listener: NotificationListener,
     private readonly notifier: PostCommitNotifier,
+    /** Guests compared in one statement by a status sweep. */
+    private readonly guestSliceSize = 2_048,
   ) {}
 
   async leaseInstances(owner: string, limit: number, leaseMs: number, hostIds: string[]): Promise<Instance[]> {
@@ -87,29 +99,68 @@ export class ControllerRepository implements ControllerStore, HostStore {
     guestPowers: readonly string[],
     inStep: ReadonlyArray<readonly [InstancePhase, string]>,
   ): Promise<HostGuestComparison> {
-    // The comparison runs here, not in Kumo: reading every instance of a 33,000-guest host back, a page at a time,
-    // and matching it to the guest list through a Map kept ≈10 MB per host alive across each 30 s sweep, which the
-    // young generation promoted and only a full collection gave back. PostgreSQL hash-joins the two lists and sends
-    // back only what disagrees (usually nothing); the document is read only for the rows that come back.
+    const comparison: HostGuestComparison = { outOfStep: [], unownedGuestIds: [] };
+    // A guest whose id is not an instance uid (a canonical lowercase UUID) cannot belong to any instance.
+    const order: number[] = [];
+    guestIds.forEach((id, index) => {
+      if (INSTANCE_UID.test(id)) order.push(index);
+      else comparison.unownedGuestIds.push(id);
+    });
+    order.sort((a, b) => (guestIds[a]! < guestIds[b]! ? -1 : guestIds[a]! > guestIds[b]! ? 1 : 0));
+    // In slices of the uid space, each compared with the host's instances in the same slice: the slices tile the
+    // whole space, so an instance without a guest is still found, in the slice its uid falls in. One statement for
+    // all 33,000 guests of a host sent a 1.6 MB parameter whose strings and the pg client's growing buffers (≈10 MB
+    // a sweep) outlived the young generation and stayed resident until a full collection.
+    let low = FIRST_UID;
+    for (let from = 0; from === 0 || from < order.length; from += this.guestSliceSize) {
+      const slice = order.slice(from, from + this.guestSliceSize);
+      const last = from + this.guestSliceSize >= order.length;
+      const high = last ? LAST_UID : guestIds[slice[slice.length - 1]!]!;
+      await this.compareGuestSlice(
+        hostId,
+        slice.map((index) => guestIds[index]!),
+        slice.map((index) => guestPowers[index]!),
+        low,
+        high,
+        inStep,
+        comparison,
+      );
+      if (last) break;
+      low = nextUid(high);
+    }
+    return comparison;
+  }
+
+  private async compareGuestSlice(
+    hostId: string,
+    ids: string[],
+    powers: string[],
+    low: string,
+    high: string,
+    inStep: ReadonlyArray<readonly [InstancePhase, string]>,
+    comparison: HostGuestComparison,
+  ): Promise<void> {
+    // PostgreSQL hash-joins the two lists and sends back only what disagrees (usually nothing); the document is read
+    // only for the rows that come back. Reading every instance back into Kumo instead, a page at a time, kept ≈10 MB
+    // per host alive across each sweep.
     const { rows } = await this.pool.query<[string | null, string | null, InstancePhase | null, string, boolean | null]>({
       name: 'kumo-compare-host-guests',
       // The lists go as JSON: serialised natively in one flat string, where a PostgreSQL array literal was built
-      // element by element (a quoted copy of each of 33,000 ids).
+      // element by element (a quoted copy of each id).
       text: `WITH guest AS (SELECT * FROM ROWS FROM (jsonb_array_elements_text($2::jsonb), jsonb_array_elements_text($3::jsonb)) AS g(id, power)),
-                  placed AS (SELECT uid, phase, doc FROM instances WHERE host_id = $1 AND deleted_at IS NULL)
+                  placed AS (SELECT uid, phase, doc FROM instances
+                              WHERE host_id = $1 AND deleted_at IS NULL AND uid >= $6::uuid AND uid <= $7::uuid)
              SELECT g.id, i.uid, i.phase, COALESCE(g.power, 'missing'), i.doc->>'launchedAt' IS NOT NULL
-               FROM placed i FULL JOIN guest g ON g.id = i.uid::text
+               FROM placed i FULL JOIN guest g ON g.id::uuid = i.uid
               WHERE i.uid IS NULL
                  OR (i.phase, COALESCE(g.power, 'missing')) NOT IN (SELECT * FROM unnest($4::text[], $5::text[]))`,
-      values: [hostId, JSON.stringify(guestIds), JSON.stringify(guestPowers), inStep.map(([phase]) => phase), inStep.map(([, power]) => power)],
+      values: [hostId, JSON.stringify(ids), JSON.stringify(powers), inStep.map(([phase]) => phase), inStep.map(([, power]) => power), low, high],
       rowMode: 'array',
     });
-    const comparison: HostGuestComparison = { outOfStep: [], unownedGuestIds: [] };
     for (const [guestId, uid, phase, power, launched] of rows) {
       if (uid === null || phase === null) comparison.unownedGuestIds.push(guestId!);
       else comparison.outOfStep.push({ uid, phase, power, launched: launched === true });
     }
-    return comparison;
   }
 
   async upsertHost(

@@ -20,6 +20,8 @@ export interface PostgresStoreOptions {
   statistics?: StatisticsKeeperOptions;
   /** How long events are kept (tests shorten it and the interval); see {@link EventRetention}. */
   retention?: EventRetentionOptions;
+  /** Guests a status sweep compares in one statement (default 2,048; tests make it tiny to cross slices). */
+  guestSliceSize?: number;
 }
 
 /** Binds every method of a repository, so the store can be assembled from them without forwarding boilerplate. */
@@ -59,7 +61,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     methodsOf(new TenancyRepository(pool)),
     methodsOf(new CatalogRepository(pool)),
     methodsOf(new InstanceRepository(pool, batcher, listener, notifier)),
-    methodsOf(new ControllerRepository(controllerPool, listener, notifier)),
+    methodsOf(new ControllerRepository(controllerPool, listener, notifier, options.guestSliceSize)),
     {
     pool,
     async exclusively<T>(name: string, work: () => Promise<T>): Promise<T> {

@@ -57,6 +57,8 @@ export interface HarnessOptions {
   controller?: Partial<ControllerOptions>;
   /** Start no controller; the test starts its own with `startController`. */
   noController?: boolean;
+  /** Guests a status sweep compares in one statement (the store's default otherwise). */
+  guestSliceSize?: number;
 }
 
 export interface ControllerHarness {
@@ -81,7 +83,7 @@ const ADMIN: Principal = { id: 'test-admin', role: 'admin', projectId: null };
 const CONTEXT: RequestContext = { principal: ADMIN, idempotency: null, requestId: null, via: 'test' };
 
 export async function startHarness(options: HarnessOptions = {}): Promise<ControllerHarness> {
-  const database = await createTestStore();
+  const database = await createTestStore(options.guestSliceSize === undefined ? {} : { guestSliceSize: options.guestSliceSize });
   const { store } = database;
   const clock = new SystemClock();
   const ids = new RandomIds();

@@ -249,8 +249,11 @@ describe('controller: user actions during a step', () => {
 });
 
 describe('controller: a status sweep compared in the database', () => {
-  it('finds every instance of the host whose guest is gone or stopped, and reaps the guest no instance owns', async () => {
-    const harness = await startHarness({ hosts: 1 });
+  // Compared in slices of the uid space: one guest a slice puts every instance whose guest is gone between two
+  // slices' guests, where a gap in the tiling would lose it.
+  for (const guestSliceSize of [undefined, 1, 2]) {
+  it(`finds every instance of the host whose guest is gone or stopped, and reaps the guest no instance owns (${guestSliceSize ?? 'default'} guests a statement)`, async () => {
+    const harness = await startHarness({ hosts: 1, ...(guestSliceSize === undefined ? {} : { guestSliceSize }) });
     try {
       const created = await Promise.all(Array.from({ length: 5 }, () => harness.create()));
       const running = await Promise.all(created.map(({ instance }) => harness.waitFor(instance.uid, settled('running'))));
@@ -294,4 +297,5 @@ describe('controller: a status sweep compared in the database', () => {
       await harness.close();
     }
   });
+  }
 });

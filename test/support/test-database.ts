@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Store } from '../../src/core/index.js';
-import { openPostgresStore } from '../../src/store/postgres-store.js';
+import { openPostgresStore, type PostgresStoreOptions } from '../../src/store/postgres-store.js';
 
 /**
  * The PostgreSQL server the tests run on: `KUMO_TEST_DATABASE_URL` (the test runner points it at an embedded
@@ -51,9 +51,11 @@ export function createTestDatabase(): Promise<{ databaseUrl: string; drop(): Pro
 }
 
 /** A migrated store on a fresh database. */
-export async function createTestStore(): Promise<{ store: Store; databaseUrl: string; close(): Promise<void> }> {
+export async function createTestStore(
+  options: Pick<PostgresStoreOptions, 'guestSliceSize'> = {},
+): Promise<{ store: Store; databaseUrl: string; close(): Promise<void> }> {
   const database = await createTestDatabase();
-  const store = await openPostgresStore({ connectionString: database.databaseUrl, poolSize: 8 });
+  const store = await openPostgresStore({ connectionString: database.databaseUrl, poolSize: 8, ...options });
   return {
     store,
     databaseUrl: database.databaseUrl,
