@@ -4,7 +4,8 @@
 // The flag caps V8's young generation at 4 MiB a semi-space (Node 20's default grows to 16): under load it had
 // grown to its largest and stayed so when idle. Measured on the create benchmark (100,000 instances, embedded):
 // idle RSS after the load 136 MB without the cap, 122 and 133 MB in two runs with it; creates/s within the
-// run-to-run spread. (The rest swings with the agents' 30 s status sweep, which allocates ≈30 MB at 100,000.)
+// run-to-run spread. (The rest swung with the agents' 30 s status sweep, ≈30 MB at 100,000 in one statement per host;
+// compared in slices since.)
 //
 // The glibc settings keep freed native memory from staying resident. A fixed mmap threshold: glibc raises its own
 // after the first large block is freed, so that later large blocks (the pg client's buffers for a sweep's 1.3 MB
