@@ -108,3 +108,28 @@ export async function startKumoProcess(env: Record<string, string>): Promise<Kum
     },
   };
 }
+
+/** The machine's busy and total CPU time so far (all cores, clock ticks), from /proc/stat. */
+function machineCpuTicks(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((sum, value) => sum + value, 0);
+  // user nice system idle iowait irq softirq steal …: idle and iowait are the only ones not busy.
+  return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
+}
+
+/**
+ * Waits until a whole second passes with the machine's CPUs busy less than `busyShare` of the time, or `maxMs` has
+ * passed; resolves with how long it waited and whether it got quiet.
+ */
+export async function waitForQuietMachine(maxMs: number, busyShare = 0.1): Promise<{ waitedMs: number; quiet: boolean }> {
+  const started = performance.now();
+  for (;;) {
+    const before = machineCpuTicks();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const after = machineCpuTicks();
+    const share = (after.busy - before.busy) / Math.max(1, after.total - before.total);
+    const waitedMs = performance.now() - started;
+    if (share < busyShare) return { waitedMs, quiet: true };
+    if (waitedMs >= maxMs) return { waitedMs, quiet: false };
+  }
+}
