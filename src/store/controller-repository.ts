@@ -112,7 +112,7 @@ export class ControllerRepository implements ControllerStore, HostStore {
     // all 33,000 guests of a host sent a 1.6 MB parameter whose strings and the pg client's growing buffers (≈10 MB
     // a sweep) outlived the young generation and stayed resident until a full collection.
     let low = FIRST_UID;
-    for (let from = 0; from === 0 || from < order.length; from += this.guestSliceSize) {
+    for (let from = 0; ; from += this.guestSliceSize) {
       const slice = order.slice(from, from + this.guestSliceSize);
       const last = from + this.guestSliceSize >= order.length;
       const high = last ? LAST_UID : guestIds[slice[slice.length - 1]!]!;
@@ -125,10 +125,9 @@ export class ControllerRepository implements ControllerStore, HostStore {
         inStep,
         comparison,
       );
-      if (last) break;
+      if (last) return comparison;
       low = nextUid(high);
     }
-    return comparison;
   }
 
   private async compareGuestSlice(

@@ -42,9 +42,19 @@ describe('bench HttpLoad', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  it('sends the method, path, token and a JSON body, and reads a Content-Length answer', async () => {
-    const client = new HttpLoad(base, 'tok-1', 1);
+  /** Runs `use` with a new client and closes it after; `opened()` counts the connections the server saw since. */
+  async function withClient(token: string, sockets: number, use: (client: HttpLoad, opened: () => number) => Promise<void>): Promise<void> {
+    const client = new HttpLoad(base, token, sockets);
+    const before = connections;
     try {
+      await use(client, () => connections - before);
+    } finally {
+      client.close();
+    }
+  }
+
+  it('sends the method, path, token and a JSON body, and reads a Content-Length answer', async () => {
+    await withClient('tok-1', 1, async (client) => {
       const res = await client.request('POST', '/things?x=1', { name: 'héllo', n: 3 });
       assert.equal(res.status, 201);
       assert.deepEqual(JSON.parse(res.body), {
@@ -57,44 +67,31 @@ describe('bench HttpLoad', () => {
       const get = await client.request('GET', '/things');
       assert.equal(get.status, 200);
       assert.equal(JSON.parse(get.body).body, '');
-    } finally {
-      client.close();
-    }
+    });
   });
 
   it('reads a chunked answer and an answer without a body', async () => {
-    const client = new HttpLoad(base, 'tok', 1);
-    try {
+    await withClient('tok', 1, async (client) => {
       assert.deepEqual(await client.request('GET', '/chunked'), { status: 200, body: 'first part, second part ✓' });
       assert.deepEqual(await client.request('GET', '/slow'), { status: 204, body: '' });
-    } finally {
-      client.close();
-    }
+    });
   });
 
   it('keeps connections alive, opens at most `sockets` of them and queues the rest', async () => {
-    const client = new HttpLoad(base, 'tok', 2);
-    const before = connections;
-    try {
+    await withClient('tok', 2, async (client, opened) => {
       for (let i = 0; i < 5; i++) assert.equal((await client.request('GET', `/seq/${i}`)).status, 200);
-      assert.equal(connections - before, 1);
+      assert.equal(opened(), 1);
       const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => client.request('GET', i % 2 ? '/slow' : `/p/${i}`)));
       assert.deepEqual(answers.map((answer) => answer.status), [200, 204, 200, 204, 200, 204]);
-      assert.equal(connections - before, 2);
-    } finally {
-      client.close();
-    }
+      assert.equal(opened(), 2);
+    });
   });
 
   it('opens a new connection after an answer that closes its own', async () => {
-    const client = new HttpLoad(base, 'tok', 1);
-    const before = connections;
-    try {
+    await withClient('tok', 1, async (client, opened) => {
       assert.deepEqual(await client.request('GET', '/close'), { status: 200, body: 'ok' });
       assert.equal((await client.request('GET', '/after-close')).status, 200);
-      assert.equal(connections - before, 2);
-    } finally {
-      client.close();
-    }
+      assert.equal(opened(), 2);
+    });
   });
 });

@@ -252,50 +252,50 @@ describe('controller: a status sweep compared in the database', () => {
   // Compared in slices of the uid space: one guest a slice puts every instance whose guest is gone between two
   // slices' guests, where a gap in the tiling would lose it.
   for (const guestSliceSize of [undefined, 1, 2]) {
-  it(`finds every instance of the host whose guest is gone or stopped, and reaps the guest no instance owns (${guestSliceSize ?? 'default'} guests a statement)`, async () => {
-    const harness = await startHarness({ hosts: 1, ...(guestSliceSize === undefined ? {} : { guestSliceSize }) });
-    try {
-      const created = await Promise.all(Array.from({ length: 5 }, () => harness.create()));
-      const running = await Promise.all(created.map(({ instance }) => harness.waitFor(instance.uid, settled('running'))));
-      const driver = driverOf(harness, running[0]!);
-      const vanished = running.filter((_, index) => index % 2 === 0);
-      for (const instance of vanished) await driver.destroy(instance.uid);
-      // Two guests no instance owns: one named like an instance, one not a UUID at all (a guest someone made by hand).
-      for (const orphan of [randomUUID(), 'hand-made-guest']) {
-        await driver.create({
-          id: orphan,
-          hostname: 'orphan',
-          vcpus: 1,
-          ramMb: 512,
-          diskGb: 1,
-          image: { id: 'none', boot: { kind: 'none' } },
-          nics: [],
-          sshPublicKeys: [],
-          userData: null,
-          metadata: {},
-        });
+    it(`finds every instance of the host whose guest is gone or stopped, and reaps the guest no instance owns (${guestSliceSize ?? 'default'} guests a statement)`, async () => {
+      const harness = await startHarness({ hosts: 1, ...(guestSliceSize === undefined ? {} : { guestSliceSize }) });
+      try {
+        const created = await Promise.all(Array.from({ length: 5 }, () => harness.create()));
+        const running = await Promise.all(created.map(({ instance }) => harness.waitFor(instance.uid, settled('running'))));
+        const driver = driverOf(harness, running[0]!);
+        const vanished = running.filter((_, index) => index % 2 === 0);
+        for (const instance of vanished) await driver.destroy(instance.uid);
+        // Two guests no instance owns: one named like an instance, one not a UUID at all (a guest someone made by hand).
+        for (const orphan of [randomUUID(), 'hand-made-guest']) {
+          await driver.create({
+            id: orphan,
+            hostname: 'orphan',
+            vcpus: 1,
+            ramMb: 512,
+            diskGb: 1,
+            image: { id: 'none', boot: { kind: 'none' } },
+            nics: [],
+            sshPublicKeys: [],
+            userData: null,
+            metadata: {},
+          });
+        }
+        // Stopped behind the control plane's back (the driver tells no one): only the sweep can notice.
+        const stoppedQuietly = running[1]!;
+        await driver.stop(stoppedQuietly.uid, { gracefulTimeoutMs: 0 });
+        await harness.hostAgents[0]?.sweep();
+        const stopped = await harness.waitFor(stoppedQuietly.uid, (i) => i.phase === 'stopped');
+        assert.equal(stopped.conditions.find((c) => c.type === 'Ready')?.reason, 'GuestPoweredOff');
+        for (const instance of vanished) {
+          const lost = await harness.waitFor(instance.uid, (i) => i.phase === 'error');
+          assert.equal(lost.conditions.find((c) => c.type === 'Ready')?.reason, 'GuestNotFound');
+        }
+        for (const instance of running.filter((_, index) => index % 2 === 1 && index !== 1)) {
+          assert.equal((await harness.store.getInstanceByUid(instance.uid))?.phase, 'running');
+        }
+        assert.deepEqual(
+          (await driver.list()).map((guest) => guest.id).sort(),
+          running.filter((_, index) => index % 2 === 1).map((instance) => instance.uid).sort(),
+          'the orphans were destroyed, the owned guests kept',
+        );
+      } finally {
+        await harness.close();
       }
-      // Stopped behind the control plane's back (the driver tells no one): only the sweep can notice.
-      const stoppedQuietly = running[1]!;
-      await driver.stop(stoppedQuietly.uid, { gracefulTimeoutMs: 0 });
-      await harness.hostAgents[0]?.sweep();
-      const stopped = await harness.waitFor(stoppedQuietly.uid, (i) => i.phase === 'stopped');
-      assert.equal(stopped.conditions.find((c) => c.type === 'Ready')?.reason, 'GuestPoweredOff');
-      for (const instance of vanished) {
-        const lost = await harness.waitFor(instance.uid, (i) => i.phase === 'error');
-        assert.equal(lost.conditions.find((c) => c.type === 'Ready')?.reason, 'GuestNotFound');
-      }
-      for (const instance of running.filter((_, index) => index % 2 === 1 && index !== 1)) {
-        assert.equal((await harness.store.getInstanceByUid(instance.uid))?.phase, 'running');
-      }
-      assert.deepEqual(
-        (await driver.list()).map((guest) => guest.id).sort(),
-        running.filter((_, index) => index % 2 === 1).map((instance) => instance.uid).sort(),
-        'the orphans were destroyed, the owned guests kept',
-      );
-    } finally {
-      await harness.close();
-    }
-  });
+    });
   }
 });
