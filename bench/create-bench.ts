@@ -217,9 +217,9 @@ async function run(target: 'embedded' | 'external'): Promise<Figures> {
 
     console.log(`[${target}] list pages of 100, right after the fill`);
     const busyList = await listPages(client);
-    // Right after 91,000 creates in a minute or two, PostgreSQL is still vacuuming, analysing and checkpointing what
-    // the fill wrote, and those pages compete with it for the two cores: measured both then and once the machine is
-    // quiet, which is what a list at this size costs by itself.
+    // Right after 91,000 creates in a minute or two, autovacuum is still working through what the fill wrote, and
+    // those pages compete with it for the two cores: measured both then and once the machine is quiet, which is what
+    // a list at this size costs by itself.
     const settled = await waitForQuietMachine(90_000);
     console.log(`[${target}] list pages of 100, once the machine is quiet (${settled.quiet ? '' : 'not quiet after '}${(settled.waitedMs / 1000).toFixed(0)} s)`);
     const quietList = await listPages(client);
